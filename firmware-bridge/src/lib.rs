@@ -1,0 +1,2 @@
+//! firmware-bridge
+#![no_std]
