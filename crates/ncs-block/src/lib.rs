@@ -1,1 +1,22 @@
-//! ncs-block
+#![doc = include_str!("../README.md")]
+
+pub mod criteria;
+pub mod detector;
+pub mod names;
+pub mod normals;
+pub mod observation;
+pub mod patient;
+pub mod segment;
+pub mod select;
+pub mod study;
+
+pub use criteria::{CriteriaError, CriteriaSet, Grade};
+pub use detector::{
+    BlockDetector, BlockSink, CollectSink, DetectorError, NullSink, PushReport, SiteVerdict,
+};
+pub use normals::{NormalEntry, NormalValues, NormalsError};
+pub use observation::{Observation, ObservationError};
+pub use patient::{ClinicalFindings, FindingsError, PatientSummary};
+pub use segment::{DetectorOptions, SegmentVerdict, SubmaximalPolicy};
+pub use select::Selection;
+pub use study::{Modality, NerveProtocol, SiteProtocol, Study, StudyError};
