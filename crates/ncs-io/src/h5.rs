@@ -18,17 +18,27 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     pub(crate) fn new(path: &Path) -> Self {
-        Self { path: path.to_owned() }
+        Self {
+            path: path.to_owned(),
+        }
     }
 
     /// Maps an HDF5 error on `object`.
     pub(crate) fn h5(&self, object: &str) -> impl FnOnce(hdf5::Error) -> NwbError + '_ {
         let object = object.to_owned();
-        move |source| NwbError::Hdf5 { path: self.path.clone(), object, source }
+        move |source| NwbError::Hdf5 {
+            path: self.path.clone(),
+            object,
+            source,
+        }
     }
 
     pub(crate) fn invalid(&self, object: &str, rule: String) -> NwbError {
-        NwbError::Invalid { path: self.path.clone(), object: object.to_owned(), rule }
+        NwbError::Invalid {
+            path: self.path.clone(),
+            object: object.to_owned(),
+            rule,
+        }
     }
 }
 
@@ -39,7 +49,9 @@ pub(crate) fn silence() {
 }
 
 pub(crate) fn has_attr(loc: &Location, name: &str) -> bool {
-    loc.attr_names().map(|n| n.iter().any(|a| a == name)).unwrap_or(false)
+    loc.attr_names()
+        .map(|n| n.iter().any(|a| a == name))
+        .unwrap_or(false)
 }
 
 /// Reads a scalar string attribute of any string type; `None` when absent.
@@ -52,12 +64,14 @@ pub(crate) fn attr_string(loc: &Location, name: &str) -> hdf5::Result<Option<Str
     let s = match td {
         TypeDescriptor::VarLenUnicode => a.read_scalar::<VarLenUnicode>()?.as_str().to_owned(),
         TypeDescriptor::VarLenAscii => a.read_scalar::<VarLenAscii>()?.as_str().to_owned(),
-        TypeDescriptor::FixedAscii(n) if n <= FIXED_MAX => {
-            a.read_scalar::<FixedAscii<FIXED_MAX>>()?.as_str().to_owned()
-        }
-        TypeDescriptor::FixedUnicode(n) if n <= FIXED_MAX => {
-            a.read_scalar::<FixedUnicode<FIXED_MAX>>()?.as_str().to_owned()
-        }
+        TypeDescriptor::FixedAscii(n) if n <= FIXED_MAX => a
+            .read_scalar::<FixedAscii<FIXED_MAX>>()?
+            .as_str()
+            .to_owned(),
+        TypeDescriptor::FixedUnicode(n) if n <= FIXED_MAX => a
+            .read_scalar::<FixedUnicode<FIXED_MAX>>()?
+            .as_str()
+            .to_owned(),
         _ => return Ok(None),
     };
     Ok(Some(s))
@@ -91,7 +105,10 @@ pub(crate) fn read_strings(ds: &Dataset) -> hdf5::Result<Vec<String>> {
             if scalar {
                 vec![ds.read_scalar::<$t>()?.as_str().to_owned()]
             } else {
-                ds.read_raw::<$t>()?.iter().map(|s| s.as_str().to_owned()).collect()
+                ds.read_raw::<$t>()?
+                    .iter()
+                    .map(|s| s.as_str().to_owned())
+                    .collect()
             }
         }};
     }
@@ -109,10 +126,11 @@ pub(crate) fn read_strings(ds: &Dataset) -> hdf5::Result<Vec<String>> {
 }
 
 pub(crate) fn vlu(s: &str) -> Result<VarLenUnicode, NwbError> {
-    s.parse::<VarLenUnicode>().map_err(|e| NwbError::InvalidInput {
-        what: format!("string {s:?}"),
-        rule: format!("strings must not contain NUL bytes ({e})"),
-    })
+    s.parse::<VarLenUnicode>()
+        .map_err(|e| NwbError::InvalidInput {
+            what: format!("string {s:?}"),
+            rule: format!("strings must not contain NUL bytes ({e})"),
+        })
 }
 
 pub(crate) fn vla(s: &str) -> Result<VarLenAscii, NwbError> {
@@ -124,17 +142,26 @@ pub(crate) fn vla(s: &str) -> Result<VarLenAscii, NwbError> {
 
 pub(crate) fn set_attr_str(loc: &Location, name: &str, value: &str) -> Result<(), NwbError> {
     let v = vlu(value)?;
-    let a = loc.new_attr::<VarLenUnicode>().create(name).map_err(|e| h5w(loc, name, e))?;
+    let a = loc
+        .new_attr::<VarLenUnicode>()
+        .create(name)
+        .map_err(|e| h5w(loc, name, e))?;
     a.write_scalar(&v).map_err(|e| h5w(loc, name, e))
 }
 
 pub(crate) fn set_attr_f64(loc: &Location, name: &str, value: f64) -> Result<(), NwbError> {
-    let a = loc.new_attr::<f64>().create(name).map_err(|e| h5w(loc, name, e))?;
+    let a = loc
+        .new_attr::<f64>()
+        .create(name)
+        .map_err(|e| h5w(loc, name, e))?;
     a.write_scalar(&value).map_err(|e| h5w(loc, name, e))
 }
 
 pub(crate) fn set_attr_strs(loc: &Location, name: &str, values: &[String]) -> Result<(), NwbError> {
-    let v = values.iter().map(|s| vlu(s)).collect::<Result<Vec<_>, _>>()?;
+    let v = values
+        .iter()
+        .map(|s| vlu(s))
+        .collect::<Result<Vec<_>, _>>()?;
     loc.new_attr_builder()
         .with_data(v.as_slice())
         .create(name)

@@ -29,7 +29,11 @@ pub struct ColumnSpec {
 impl ColumnSpec {
     /// A column spec.
     pub fn new(name: &str, description: &str, ty: ColumnType) -> Self {
-        Self { name: name.to_owned(), description: description.to_owned(), ty }
+        Self {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            ty,
+        }
     }
 }
 
@@ -47,7 +51,11 @@ pub struct TableSpec {
 impl TableSpec {
     /// A table spec.
     pub fn new(name: &str, description: &str, columns: Vec<ColumnSpec>) -> Self {
-        Self { name: name.to_owned(), description: description.to_owned(), columns }
+        Self {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            columns,
+        }
     }
 }
 

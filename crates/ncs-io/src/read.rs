@@ -111,7 +111,10 @@ pub struct Session {
 
 fn is_hdf5_signature(path: &Path) -> Result<bool> {
     const SIG: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
-    let io = |source| NwbError::Io { path: path.to_owned(), source };
+    let io = |source| NwbError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut f = std::fs::File::open(path).map_err(io)?;
     let len = f.metadata().map_err(io)?.len();
     // The superblock sits at 0 or after a user block of 512 × 2^k bytes.
@@ -146,15 +149,34 @@ impl Session {
         let ctx = Ctx::new(path);
         match std::fs::metadata(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(NwbError::NotFound { path: path.to_owned() })
+                return Err(NwbError::NotFound {
+                    path: path.to_owned(),
+                })
             }
-            Err(source) => return Err(NwbError::Io { path: path.to_owned(), source }),
+            Err(source) => {
+                return Err(NwbError::Io {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
             Ok(_) => {}
         }
         if !is_hdf5_signature(path)? {
-            return Err(NwbError::NotHdf5 { path: path.to_owned() });
+            return Err(NwbError::NotHdf5 {
+                path: path.to_owned(),
+            });
         }
-        let file = File::open_as(path, mode).map_err(|e| NwbError::Truncated {
+        // A file whose SWMR writer is still running, or was killed, carries the "open for
+        // write" superblock flag; a plain open refuses it but an SWMR read is safe.
+        let file = match File::open_as(path, mode) {
+            Err(e)
+                if mode == OpenMode::Read && e.to_string().contains("already open for write") =>
+            {
+                File::open_as(path, OpenMode::ReadSWMR)
+            }
+            other => other,
+        };
+        let file = file.map_err(|e| NwbError::Truncated {
             path: path.to_owned(),
             len: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
             detail: e.to_string(),
@@ -164,21 +186,34 @@ impl Session {
             other => {
                 return Err(NwbError::NotNwb {
                     path: path.to_owned(),
-                    rule: format!("root attribute neurodata_type must be \"NWBFile\", got {other:?}"),
+                    rule: format!(
+                        "root attribute neurodata_type must be \"NWBFile\", got {other:?}"
+                    ),
                 })
             }
         }
         let names = Self::series_names_in(&file);
         if names.is_empty() {
-            return Err(NwbError::NoAcquisition { path: path.to_owned() });
+            return Err(NwbError::NoAcquisition {
+                path: path.to_owned(),
+            });
         }
         let name = match series {
             Some(s) if names.iter().any(|n| n == s) => s.to_owned(),
             Some(s) => {
-                return Err(NwbError::UnknownSeries { path: path.to_owned(), name: s.to_owned(), available: names })
+                return Err(NwbError::UnknownSeries {
+                    path: path.to_owned(),
+                    name: s.to_owned(),
+                    available: names,
+                })
             }
             None if names.len() == 1 => names[0].clone(),
-            None => return Err(NwbError::AmbiguousSeries { path: path.to_owned(), names }),
+            None => {
+                return Err(NwbError::AmbiguousSeries {
+                    path: path.to_owned(),
+                    names,
+                })
+            }
         };
         let gpath = format!("/acquisition/{name}");
         let g = file.group(&gpath).map_err(ctx.h5(&gpath))?;
@@ -188,9 +223,18 @@ impl Session {
         let (n, channels, two_d) = match shape.as_slice() {
             [n] => (*n, 1, false),
             [n, c] if *c >= 1 => (*n, *c, true),
-            _ => return Err(NwbError::WrongDimensions { path: path.to_owned(), object: data_path, shape }),
+            _ => {
+                return Err(NwbError::WrongDimensions {
+                    path: path.to_owned(),
+                    object: data_path,
+                    shape,
+                })
+            }
         };
-        let td = data.dtype().and_then(|t| t.to_descriptor()).map_err(ctx.h5(&data_path))?;
+        let td = data
+            .dtype()
+            .and_then(|t| t.to_descriptor())
+            .map_err(ctx.h5(&data_path))?;
         use hdf5::types::{FloatSize, IntSize};
         let dtype = match td {
             TypeDescriptor::Integer(IntSize::U2) => Dtype::I16,
@@ -198,18 +242,28 @@ impl Session {
             TypeDescriptor::Float(FloatSize::U4) => Dtype::F32,
             TypeDescriptor::Float(FloatSize::U8) => Dtype::F64,
             other => {
-                return Err(NwbError::UnsupportedDtype { path: path.to_owned(), object: data_path, dtype: other.to_string() })
+                return Err(NwbError::UnsupportedDtype {
+                    path: path.to_owned(),
+                    object: data_path,
+                    dtype: other.to_string(),
+                })
             }
         };
-        let conversion = attr_f64(&data, "conversion").map_err(ctx.h5(&data_path))?.unwrap_or(1.0);
-        let offset = attr_f64(&data, "offset").map_err(ctx.h5(&data_path))?.unwrap_or(0.0);
+        let conversion = attr_f64(&data, "conversion")
+            .map_err(ctx.h5(&data_path))?
+            .unwrap_or(1.0);
+        let offset = attr_f64(&data, "offset")
+            .map_err(ctx.h5(&data_path))?
+            .unwrap_or(0.0);
         if !conversion.is_finite() || !offset.is_finite() {
             return Err(ctx.invalid(
                 &data_path,
                 format!("conversion and offset must be finite, got {conversion} and {offset}"),
             ));
         }
-        let unit = attr_string(&data, "unit").map_err(ctx.h5(&data_path))?.unwrap_or_else(|| "unknown".into());
+        let unit = attr_string(&data, "unit")
+            .map_err(ctx.h5(&data_path))?
+            .unwrap_or_else(|| "unknown".into());
         let mut scale = vec![conversion; channels];
         if g.link_exists("channel_conversion") {
             let cc_path = format!("{gpath}/channel_conversion");
@@ -227,8 +281,9 @@ impl Session {
                 *s *= c;
             }
         }
-        let neurodata_type =
-            attr_string(&g, "neurodata_type").map_err(ctx.h5(&gpath))?.unwrap_or_else(|| "unknown".into());
+        let neurodata_type = attr_string(&g, "neurodata_type")
+            .map_err(ctx.h5(&gpath))?
+            .unwrap_or_else(|| "unknown".into());
         let (starting_time, rate, from_timestamps) = Self::timing(&ctx, &g, &gpath, n)?;
         let info = SessionInfo {
             path: path.to_owned(),
@@ -243,12 +298,24 @@ impl Session {
             dtype: dtype.name(),
             from_timestamps,
         };
-        Ok(Self { ctx, file, data, data_path, dtype, two_d, scale, offset, info })
+        Ok(Self {
+            ctx,
+            file,
+            data,
+            data_path,
+            dtype,
+            two_d,
+            scale,
+            offset,
+            info,
+        })
     }
 
     /// Names of the acquisition series (groups under `/acquisition` holding `data`).
     fn series_names_in(file: &File) -> Vec<String> {
-        let Ok(acq) = file.group("acquisition") else { return Vec::new() };
+        let Ok(acq) = file.group("acquisition") else {
+            return Vec::new();
+        };
         let mut names: Vec<String> = acq
             .member_names()
             .unwrap_or_default()
@@ -271,23 +338,41 @@ impl Session {
             let t0: f64 = st.read_scalar().map_err(ctx.h5(&st_path))?;
             let rate = attr_f64(&st, "rate")
                 .map_err(ctx.h5(&st_path))?
-                .ok_or_else(|| NwbError::MissingTiming { path: ctx.path.clone(), object: gpath.to_owned() })?;
+                .ok_or_else(|| NwbError::MissingTiming {
+                    path: ctx.path.clone(),
+                    object: gpath.to_owned(),
+                })?;
             if !(rate.is_finite() && rate > 0.0) {
-                return Err(NwbError::InvalidRate { path: ctx.path.clone(), object: st_path, rate });
+                return Err(NwbError::InvalidRate {
+                    path: ctx.path.clone(),
+                    object: st_path,
+                    rate,
+                });
             }
             return Ok((t0, rate, false));
         }
         if !g.link_exists("timestamps") {
-            return Err(NwbError::MissingTiming { path: ctx.path.clone(), object: gpath.to_owned() });
+            return Err(NwbError::MissingTiming {
+                path: ctx.path.clone(),
+                object: gpath.to_owned(),
+            });
         }
         let ts_path = format!("{gpath}/timestamps");
         let ts = g.dataset("timestamps").map_err(ctx.h5(&ts_path))?;
         let len = ts.shape();
         if len.as_slice() != [n] {
-            return Err(ctx.invalid(&ts_path, format!("timestamps must be 1-D with one entry per sample ({n}), got shape {len:?}")));
+            return Err(ctx.invalid(
+                &ts_path,
+                format!(
+                    "timestamps must be 1-D with one entry per sample ({n}), got shape {len:?}"
+                ),
+            ));
         }
         if n < 2 {
-            return Err(ctx.invalid(&ts_path, format!("at least 2 timestamps are needed to derive a rate, got {n}")));
+            return Err(ctx.invalid(
+                &ts_path,
+                format!("at least 2 timestamps are needed to derive a rate, got {n}"),
+            ));
         }
         let head: Vec<f64> = ts.read_slice_1d(0..2).map_err(ctx.h5(&ts_path))?.to_vec();
         let (t0, step) = (head[0], head[1] - head[0]);
@@ -366,7 +451,10 @@ impl Session {
         let ch = self.info.channels;
         let needed = count * ch;
         if out.len() < needed {
-            return Err(NwbError::BufferTooSmall { needed, got: out.len() });
+            return Err(NwbError::BufferTooSmall {
+                needed,
+                got: out.len(),
+            });
         }
         let per_block = (BLOCK_VALUES / ch).max(1);
         let mut done = 0usize;
@@ -386,7 +474,13 @@ impl Session {
     }
 
     /// Reads `count` frames of one channel from frame `start` into `out`, in volts.
-    pub fn read_channel(&self, channel: usize, start: u64, count: usize, out: &mut [f64]) -> Result<()> {
+    pub fn read_channel(
+        &self,
+        channel: usize,
+        start: u64,
+        count: usize,
+        out: &mut [f64],
+    ) -> Result<()> {
         if channel >= self.info.channels {
             return Err(NwbError::ChannelOutOfRange {
                 path: self.ctx.path.clone(),
@@ -397,7 +491,10 @@ impl Session {
         }
         self.check_range(start, count)?;
         if out.len() < count {
-            return Err(NwbError::BufferTooSmall { needed: count, got: out.len() });
+            return Err(NwbError::BufferTooSmall {
+                needed: count,
+                got: out.len(),
+            });
         }
         let mut done = 0usize;
         while done < count {
@@ -423,17 +520,28 @@ impl Session {
     }
 
     /// One hyperslab in the stored type, converted in place into `dst`.
-    fn block<T: Sample>(&self, f0: usize, k: usize, channel: Option<usize>, dst: &mut [f64]) -> Result<()> {
+    fn block<T: Sample>(
+        &self,
+        f0: usize,
+        k: usize,
+        channel: Option<usize>,
+        dst: &mut [f64],
+    ) -> Result<()> {
         let raw: Vec<T> = if self.two_d {
             let cols = channel.map_or(SliceOrIndex::from(..), SliceOrIndex::from);
-            self.data.read_slice::<T, _, ndarray::IxDyn>(rows_sel(f0..f0 + k, cols))
+            self.data
+                .read_slice::<T, _, ndarray::IxDyn>(rows_sel(f0..f0 + k, cols))
         } else {
             self.data.read_slice::<T, _, ndarray::IxDyn>(f0..f0 + k)
         }
         .map_err(self.ctx.h5(&self.data_path))?
         .into_raw_vec_and_offset()
         .0;
-        let ch = if channel.is_some() { 1 } else { self.info.channels };
+        let ch = if channel.is_some() {
+            1
+        } else {
+            self.info.channels
+        };
         let off = self.offset;
         if ch == 1 {
             let s = self.scale[channel.unwrap_or(0)];
@@ -475,14 +583,25 @@ impl Session {
         }
         let g = self.file.group(tpath).map_err(self.ctx.h5(tpath))?;
         if !g.link_exists("start_time") {
-            return Err(self.ctx.invalid(tpath, "a stimuli table must have a start_time column".into()));
+            return Err(self.ctx.invalid(
+                tpath,
+                "a stimuli table must have a start_time column".into(),
+            ));
         }
         let times = self.f64_col(&g, tpath, "start_time")?;
         let n = times.len();
         let mut assumptions = Vec::new();
-        let mut rows: Vec<Stimulus> =
-            times.iter().map(|&t| Stimulus { time_s: t, ..Stimulus::default() }).collect();
-        let (t_start, t_end) = (self.info.starting_time, self.info.starting_time + self.info.duration_s);
+        let mut rows: Vec<Stimulus> = times
+            .iter()
+            .map(|&t| Stimulus {
+                time_s: t,
+                ..Stimulus::default()
+            })
+            .collect();
+        let (t_start, t_end) = (
+            self.info.starting_time,
+            self.info.starting_time + self.info.duration_s,
+        );
         for (row, &t) in times.iter().enumerate() {
             if !(t.is_finite() && t >= t_start && t <= t_end) {
                 return Err(NwbError::StimulusOutsideRecording {
@@ -504,7 +623,9 @@ impl Session {
             }
             Ok(())
         };
-        let missing = |name: &str, what: &str, a: &mut Vec<String>| a.push(format!("no `{name}` column: {what}"));
+        let missing = |name: &str, what: &str, a: &mut Vec<String>| {
+            a.push(format!("no `{name}` column: {what}"))
+        };
         for (name, what) in [
             ("nerve", "nerve unknown"),
             ("side", "side unknown"),
@@ -555,7 +676,11 @@ impl Session {
                     }
                 }
             } else if name == "distance_mm" {
-                missing(name, "distances unknown, no conduction velocity", &mut assumptions);
+                missing(
+                    name,
+                    "distances unknown, no conduction velocity",
+                    &mut assumptions,
+                );
             } else {
                 missing(name, "intensities unknown", &mut assumptions);
             }
@@ -583,8 +708,14 @@ impl Session {
             missing("channel", "channel 0 assumed", &mut assumptions);
         }
         for (name, count) in [
-            ("channel", rows.iter().filter(|r| r.channel.is_none()).count()),
-            ("distance_mm", rows.iter().filter(|r| r.distance_mm.is_none()).count()),
+            (
+                "channel",
+                rows.iter().filter(|r| r.channel.is_none()).count(),
+            ),
+            (
+                "distance_mm",
+                rows.iter().filter(|r| r.distance_mm.is_none()).count(),
+            ),
         ] {
             if count > 0 && g.link_exists(name) {
                 assumptions.push(format!("{count} of {n} rows have no `{name}` value"));
@@ -597,7 +728,10 @@ impl Session {
     fn f64_col(&self, g: &Group, tpath: &str, name: &str) -> Result<Vec<f64>> {
         let p = format!("{tpath}/{name}");
         let ds = g.dataset(name).map_err(self.ctx.h5(&p))?;
-        let td = ds.dtype().and_then(|t| t.to_descriptor()).map_err(self.ctx.h5(&p))?;
+        let td = ds
+            .dtype()
+            .and_then(|t| t.to_descriptor())
+            .map_err(self.ctx.h5(&p))?;
         match td {
             TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) | TypeDescriptor::Float(_) => {
                 ds.read_raw::<f64>().map_err(self.ctx.h5(&p))
@@ -612,11 +746,14 @@ impl Session {
                         return Ok(f64::NAN);
                     }
                     s.parse::<f64>().map_err(|_| {
-                        self.ctx.invalid(&p, format!("row {i} must hold a number, got {s:?}"))
+                        self.ctx
+                            .invalid(&p, format!("row {i} must hold a number, got {s:?}"))
                     })
                 })
                 .collect(),
-            other => Err(self.ctx.invalid(&p, format!("column must be numeric or text, got {other}"))),
+            other => Err(self
+                .ctx
+                .invalid(&p, format!("column must be numeric or text, got {other}"))),
         }
     }
 
@@ -624,11 +761,18 @@ impl Session {
     fn str_col(&self, g: &Group, tpath: &str, name: &str) -> Result<Vec<String>> {
         let p = format!("{tpath}/{name}");
         let ds = g.dataset(name).map_err(self.ctx.h5(&p))?;
-        let td = ds.dtype().and_then(|t| t.to_descriptor()).map_err(self.ctx.h5(&p))?;
+        let td = ds
+            .dtype()
+            .and_then(|t| t.to_descriptor())
+            .map_err(self.ctx.h5(&p))?;
         if is_string(&td) {
             return read_strings(&ds).map_err(self.ctx.h5(&p));
         }
-        Ok(self.f64_col(g, tpath, name)?.iter().map(|x| x.to_string()).collect())
+        Ok(self
+            .f64_col(g, tpath, name)?
+            .iter()
+            .map(|x| x.to_string())
+            .collect())
     }
 
     /// Names of the tables under `/processing/ncs` (empty when the file has none).
@@ -649,10 +793,15 @@ impl Session {
             return Ok(None);
         }
         let g = self.file.group(&tpath).map_err(self.ctx.h5(&tpath))?;
-        let description = attr_string(&g, "description").map_err(self.ctx.h5(&tpath))?.unwrap_or_default();
+        let description = attr_string(&g, "description")
+            .map_err(self.ctx.h5(&tpath))?
+            .unwrap_or_default();
         let colnames = if has_attr(&g, "colnames") {
             let a = g.attr("colnames").map_err(self.ctx.h5(&tpath))?;
-            let td = a.dtype().and_then(|t| t.to_descriptor()).map_err(self.ctx.h5(&tpath))?;
+            let td = a
+                .dtype()
+                .and_then(|t| t.to_descriptor())
+                .map_err(self.ctx.h5(&tpath))?;
             match td {
                 TypeDescriptor::VarLenUnicode => a
                     .read_raw::<VarLenUnicode>()
@@ -661,7 +810,10 @@ impl Session {
                     .read_raw::<VarLenAscii>()
                     .map(|v| v.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>()),
                 other => {
-                    return Err(self.ctx.invalid(&tpath, format!("colnames must be variable-length strings, got {other}")))
+                    return Err(self.ctx.invalid(
+                        &tpath,
+                        format!("colnames must be variable-length strings, got {other}"),
+                    ))
                 }
             }
             .map_err(self.ctx.h5(&tpath))?
@@ -672,29 +824,59 @@ impl Session {
         for c in colnames {
             let p = format!("{tpath}/{c}");
             let ds = g.dataset(&c).map_err(self.ctx.h5(&p))?;
-            let td = ds.dtype().and_then(|t| t.to_descriptor()).map_err(self.ctx.h5(&p))?;
+            let td = ds
+                .dtype()
+                .and_then(|t| t.to_descriptor())
+                .map_err(self.ctx.h5(&p))?;
             let data = match td {
-                TypeDescriptor::Float(_) => ColumnData::F64(ds.read_raw().map_err(self.ctx.h5(&p))?),
+                TypeDescriptor::Float(_) => {
+                    ColumnData::F64(ds.read_raw().map_err(self.ctx.h5(&p))?)
+                }
                 TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) => {
                     ColumnData::I64(ds.read_raw().map_err(self.ctx.h5(&p))?)
                 }
-                TypeDescriptor::Boolean => ColumnData::Bool(ds.read_raw().map_err(self.ctx.h5(&p))?),
+                TypeDescriptor::Boolean => {
+                    ColumnData::Bool(ds.read_raw().map_err(self.ctx.h5(&p))?)
+                }
                 TypeDescriptor::Enum(_) => ColumnData::Bool(
-                    ds.read_raw::<i8>().map_err(self.ctx.h5(&p))?.into_iter().map(|x| x != 0).collect(),
+                    ds.read_raw::<i8>()
+                        .map_err(self.ctx.h5(&p))?
+                        .into_iter()
+                        .map(|x| x != 0)
+                        .collect(),
                 ),
                 t if is_string(&t) => ColumnData::Str(read_strings(&ds).map_err(self.ctx.h5(&p))?),
-                other => return Err(self.ctx.invalid(&p, format!("unsupported column type {other}"))),
+                other => {
+                    return Err(self
+                        .ctx
+                        .invalid(&p, format!("unsupported column type {other}")))
+                }
             };
-            let description = attr_string(&ds, "description").map_err(self.ctx.h5(&p))?.unwrap_or_default();
-            columns.push(Column { name: c, description, data });
+            let description = attr_string(&ds, "description")
+                .map_err(self.ctx.h5(&p))?
+                .unwrap_or_default();
+            columns.push(Column {
+                name: c,
+                description,
+                data,
+            });
         }
-        Ok(Some(Table { name: name.to_owned(), description, columns }))
+        Ok(Some(Table {
+            name: name.to_owned(),
+            description,
+            columns,
+        }))
     }
 
     /// Named texts written by ncs (protocol, configuration, version); the last row of a name wins.
     pub fn texts(&self) -> Result<BTreeMap<String, String>> {
-        let Some(t) = self.table(TEXT_TABLE)? else { return Ok(BTreeMap::new()) };
-        match (t.column("key").map(|c| &c.data), t.column("text").map(|c| &c.data)) {
+        let Some(t) = self.table(TEXT_TABLE)? else {
+            return Ok(BTreeMap::new());
+        };
+        match (
+            t.column("key").map(|c| &c.data),
+            t.column("text").map(|c| &c.data),
+        ) {
             (Some(ColumnData::Str(n)), Some(ColumnData::Str(v))) => {
                 Ok(n.iter().cloned().zip(v.iter().cloned()).collect())
             }
@@ -712,7 +894,9 @@ impl Session {
 
     /// The data-loss record (empty when absent).
     pub fn gaps(&self) -> Result<Vec<Gap>> {
-        let Some(t) = self.table(GAP_TABLE)? else { return Ok(Vec::new()) };
+        let Some(t) = self.table(GAP_TABLE)? else {
+            return Ok(Vec::new());
+        };
         let col = |n: &str| t.column(n).map(|c| &c.data);
         match (col("first_sample"), col("sample_count"), col("reason")) {
             (Some(ColumnData::I64(f)), Some(ColumnData::I64(c)), Some(ColumnData::Str(r))) => Ok(f
@@ -727,7 +911,8 @@ impl Session {
                 .collect()),
             _ => Err(self.ctx.invalid(
                 &format!("/processing/{MODULE}/{GAP_TABLE}"),
-                "the gap table must have integer first_sample, sample_count and string reason".into(),
+                "the gap table must have integer first_sample, sample_count and string reason"
+                    .into(),
             )),
         }
     }

@@ -48,7 +48,9 @@ impl TableWriter {
         (ns, ty): (&str, &str),
         columns: &[ColumnSpec],
     ) -> Result<Self> {
-        let g = parent.create_group(name).map_err(|e| h5w(parent, name, e))?;
+        let g = parent
+            .create_group(name)
+            .map_err(|e| h5w(parent, name, e))?;
         set_type(&g, ns, ty)?;
         set_attr_str(&g, "description", description)?;
         let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
@@ -65,9 +67,18 @@ impl TableWriter {
             };
             set_attr_str(&ds, "description", &c.description)?;
             set_type(&ds, "hdmf-common", "VectorData")?;
-            cols.push(ColWriter { ds, ty: c.ty, name: c.name.clone() });
+            cols.push(ColWriter {
+                ds,
+                ty: c.ty,
+                name: c.name.clone(),
+            });
         }
-        Ok(Self { name: name.to_owned(), id, cols, rows: 0 })
+        Ok(Self {
+            name: name.to_owned(),
+            id,
+            cols,
+            rows: 0,
+        })
     }
 
     fn append(&mut self, values: &[Value]) -> Result<()> {
@@ -114,7 +125,10 @@ impl TableWriter {
 }
 
 fn unreachable_str() -> Result<()> {
-    Err(NwbError::InvalidInput { what: "string cell".into(), rule: "was not converted".into() })
+    Err(NwbError::InvalidInput {
+        what: "string cell".into(),
+        rule: "was not converted".into(),
+    })
 }
 
 /// A 1-D chunked dataset that starts empty and grows without bound.
@@ -129,20 +143,31 @@ fn grow_1d<T: H5Type>(g: &Group, name: &str) -> Result<Dataset> {
 /// Writes `v` at index `r` of a growable 1-D dataset.
 fn put<T: H5Type>(ds: &Dataset, r: usize, v: T) -> Result<()> {
     let name = ds.name();
-    let err = |e| NwbError::Hdf5 { path: PathBuf::from(ds.filename()), object: name.clone(), source: e };
+    let err = |e| NwbError::Hdf5 {
+        path: PathBuf::from(ds.filename()),
+        object: name.clone(),
+        source: e,
+    };
     ds.resize(r + 1).map_err(err)?;
-    ds.write_slice(std::slice::from_ref(&v), r..r + 1).map_err(err)
+    ds.write_slice(std::slice::from_ref(&v), r..r + 1)
+        .map_err(err)
 }
 
 fn scalar_str(g: &Group, name: &str, value: &str) -> Result<()> {
     let v = vlu(value)?;
-    let ds = g.new_dataset::<VarLenUnicode>().create(name).map_err(|e| h5w(g, name, e))?;
+    let ds = g
+        .new_dataset::<VarLenUnicode>()
+        .create(name)
+        .map_err(|e| h5w(g, name, e))?;
     ds.write_scalar(&v).map_err(|e| h5w(g, name, e))
 }
 
 fn scalar_ascii(g: &Group, name: &str, value: &str) -> Result<()> {
     let v = vla(value)?;
-    let ds = g.new_dataset::<VarLenAscii>().create(name).map_err(|e| h5w(g, name, e))?;
+    let ds = g
+        .new_dataset::<VarLenAscii>()
+        .create(name)
+        .map_err(|e| h5w(g, name, e))?;
     ds.write_scalar(&v).map_err(|e| h5w(g, name, e))
 }
 
@@ -198,29 +223,57 @@ fn stimulus_columns() -> Vec<ColumnSpec> {
     use ColumnType::*;
     vec![
         ColumnSpec::new("start_time", "stimulus instant, s", F64),
-        ColumnSpec::new("stop_time", "end of the stimulus interval, s (= start_time)", F64),
+        ColumnSpec::new(
+            "stop_time",
+            "end of the stimulus interval, s (= start_time)",
+            F64,
+        ),
         ColumnSpec::new("nerve", "nerve stimulated", Str),
         ColumnSpec::new("side", "left or right", Str),
         ColumnSpec::new("site", "stimulation site", Str),
         ColumnSpec::new("modality", "motor or sensory", Str),
-        ColumnSpec::new("distance_mm", "site to active recording electrode, mm (NaN: unknown)", F64),
-        ColumnSpec::new("channel", "column of the acquisition data (-1: unknown)", I64),
+        ColumnSpec::new(
+            "distance_mm",
+            "site to active recording electrode, mm (NaN: unknown)",
+            F64,
+        ),
+        ColumnSpec::new(
+            "channel",
+            "column of the acquisition data (-1: unknown)",
+            I64,
+        ),
         ColumnSpec::new("intensity_ma", "stimulus intensity, mA (NaN: unknown)", F64),
     ]
 }
 
 fn validate(meta: &SessionMeta) -> Result<()> {
     let bad = |field: &str, rule: &str, value: String| {
-        Err(NwbError::InvalidMeta { field: field.into(), rule: rule.into(), value })
+        Err(NwbError::InvalidMeta {
+            field: field.into(),
+            rule: rule.into(),
+            value,
+        })
     };
     if meta.identifier.trim().is_empty() {
-        return bad("identifier", "must not be empty", format!("{:?}", meta.identifier));
+        return bad(
+            "identifier",
+            "must not be empty",
+            format!("{:?}", meta.identifier),
+        );
     }
     if !(meta.sample_rate_hz.is_finite() && meta.sample_rate_hz > 0.0) {
-        return bad("sample_rate_hz", "must be finite and > 0", meta.sample_rate_hz.to_string());
+        return bad(
+            "sample_rate_hz",
+            "must be finite and > 0",
+            meta.sample_rate_hz.to_string(),
+        );
     }
     if meta.channel_names.is_empty() {
-        return bad("channel_names", "must name at least one channel", "none".into());
+        return bad(
+            "channel_names",
+            "must name at least one channel",
+            "none".into(),
+        );
     }
     if !is_iso8601_with_offset(&meta.start_time) {
         return bad(
@@ -231,18 +284,30 @@ fn validate(meta: &SessionMeta) -> Result<()> {
     }
     if let SampleStorage::I16 { conversion } | SampleStorage::I32 { conversion } = meta.storage {
         if !(conversion.is_finite() && conversion > 0.0) {
-            return bad("storage.conversion", "must be finite and > 0 volts per count", conversion.to_string());
+            return bad(
+                "storage.conversion",
+                "must be finite and > 0 volts per count",
+                conversion.to_string(),
+            );
         }
     }
     if meta.chunk_frames == 0 {
         return bad("chunk_frames", "must be >= 1", "0".into());
     }
     if !valid_name(&meta.series_name) {
-        return bad("series_name", "must be a non-empty name without '/' or '.'", format!("{:?}", meta.series_name));
+        return bad(
+            "series_name",
+            "must be a non-empty name without '/' or '.'",
+            format!("{:?}", meta.series_name),
+        );
     }
     let mut seen = std::collections::HashSet::new();
     for t in &meta.tables {
-        if !valid_name(&t.name) || t.name == TEXT_TABLE || t.name == GAP_TABLE || !seen.insert(&t.name) {
+        if !valid_name(&t.name)
+            || t.name == TEXT_TABLE
+            || t.name == GAP_TABLE
+            || !seen.insert(&t.name)
+        {
             return bad(
                 "tables",
                 "table names must be unique names without '/' or '.', other than ncs_text and data_loss",
@@ -270,7 +335,10 @@ fn valid_name(s: &str) -> bool {
 /// `YYYY-MM-DDThh:mm:ss[.fff](Z|±hh:mm)`.
 pub(crate) fn is_iso8601_with_offset(s: &str) -> bool {
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r.clone()).is_some_and(|x| x.iter().all(u8::is_ascii_digit));
+    let digits = |r: std::ops::Range<usize>| {
+        b.get(r.clone())
+            .is_some_and(|x| x.iter().all(u8::is_ascii_digit))
+    };
     if b.len() < 20
         || !digits(0..4)
         || b[4] != b'-'
@@ -308,7 +376,9 @@ pub(crate) fn is_iso8601_with_offset(s: &str) -> bool {
 
 /// Current UTC time as ISO-8601 with offset.
 fn now_iso() -> String {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = d.as_secs() as i64;
     let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil-from-days (H. Hinnant), valid for the proleptic Gregorian calendar.
@@ -340,7 +410,11 @@ impl SessionWriter {
         let file = FileBuilder::new()
             .with_fapl(|p| p.libver_v110())
             .create(&path)
-            .map_err(|source| NwbError::Hdf5 { path: path.clone(), object: "/".into(), source })?;
+            .map_err(|source| NwbError::Hdf5 {
+                path: path.clone(),
+                object: "/".into(),
+                source,
+            })?;
         let root: &Group = &file;
         set_type(root, "core", "NWBFile")?;
         set_attr_str(root, "nwb_version", NWB_VERSION)?;
@@ -389,8 +463,10 @@ impl SessionWriter {
         let etable = group(&ephys, "electrodes")?;
         set_type(&etable, "core", "ElectrodesTable")?;
         set_attr_str(&etable, "description", "one row per recording channel")?;
-        let cols: Vec<String> =
-            ["location", "group", "group_name", "channel_name"].iter().map(|s| (*s).to_owned()).collect();
+        let cols: Vec<String> = ["location", "group", "group_name", "channel_name"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
         set_attr_strs(&etable, "colnames", &cols)?;
         let ids: Vec<i64> = (0..n as i64).collect();
         let id = etable
@@ -412,8 +488,12 @@ impl SessionWriter {
             set_attr_str(&ds, "description", desc)?;
             set_type(&ds, "hdmf-common", "VectorData")
         };
-        str_col("location", "electrode location", vec![meta.electrode_location.clone(); n])?;
-        let grefs = vec![gref.clone(); n];
+        str_col(
+            "location",
+            "electrode location",
+            vec![meta.electrode_location.clone(); n],
+        )?;
+        let grefs = vec![gref; n];
         let gds = etable
             .new_dataset_builder()
             .with_data(grefs.as_slice())
@@ -421,8 +501,16 @@ impl SessionWriter {
             .map_err(|e| h5w(&etable, "group", e))?;
         set_attr_str(&gds, "description", "electrode group of each channel")?;
         set_type(&gds, "hdmf-common", "VectorData")?;
-        str_col("group_name", "name of the electrode group", vec!["emg".to_owned(); n])?;
-        str_col("channel_name", "channel name on the amplifier", meta.channel_names.clone())?;
+        str_col(
+            "group_name",
+            "name of the electrode group",
+            vec!["emg".to_owned(); n],
+        )?;
+        str_col(
+            "channel_name",
+            "channel name on the amplifier",
+            meta.channel_names.clone(),
+        )?;
 
         // The series.
         let series = group(&acquisition, &meta.series_name)?;
@@ -437,7 +525,11 @@ impl SessionWriter {
             SampleStorage::I16 { .. } => b.empty::<i16>(),
             SampleStorage::I32 { .. } => b.empty::<i32>(),
         };
-        let data = b.chunk(chunk).shape(ext).create("data").map_err(|e| h5w(&series, "data", e))?;
+        let data = b
+            .chunk(chunk)
+            .shape(ext)
+            .create("data")
+            .map_err(|e| h5w(&series, "data", e))?;
         let conversion = match meta.storage {
             SampleStorage::F32 => 1.0,
             SampleStorage::I16 { conversion } | SampleStorage::I32 { conversion } => conversion,
@@ -446,8 +538,12 @@ impl SessionWriter {
         set_attr_f64(&data, "conversion", conversion)?;
         set_attr_f64(&data, "offset", 0.0)?;
         set_attr_f64(&data, "resolution", -1.0)?;
-        let st = series.new_dataset::<f64>().create("starting_time").map_err(|e| h5w(&series, "starting_time", e))?;
-        st.write_scalar(&0.0).map_err(|e| h5w(&series, "starting_time", e))?;
+        let st = series
+            .new_dataset::<f64>()
+            .create("starting_time")
+            .map_err(|e| h5w(&series, "starting_time", e))?;
+        st.write_scalar(&0.0)
+            .map_err(|e| h5w(&series, "starting_time", e))?;
         // `rate` must be a float for pynwb.
         set_attr_f64(&st, "rate", meta.sample_rate_hz)?;
         set_attr_str(&st, "unit", "seconds")?;
@@ -477,7 +573,11 @@ impl SessionWriter {
 
         let module = group(&processing, MODULE)?;
         set_type(&module, "core", "ProcessingModule")?;
-        set_attr_str(&module, "description", "ncs results, texts and data-loss record")?;
+        set_attr_str(
+            &module,
+            "description",
+            "ncs results, texts and data-loss record",
+        )?;
         let mut texts = TableWriter::create(
             &module,
             TEXT_TABLE,
@@ -494,7 +594,11 @@ impl SessionWriter {
             "samples lost while recording",
             ("hdmf-common", "DynamicTable"),
             &[
-                ColumnSpec::new("first_sample", "first lost frame on the sample clock", ColumnType::I64),
+                ColumnSpec::new(
+                    "first_sample",
+                    "first lost frame on the sample clock",
+                    ColumnType::I64,
+                ),
                 ColumnSpec::new("sample_count", "frames lost", ColumnType::I64),
                 ColumnSpec::new("reason", "why", ColumnType::Str),
             ],
@@ -509,7 +613,10 @@ impl SessionWriter {
                 &t.columns,
             )?);
         }
-        texts.append(&[Value::Str(VERSION_KEY.into()), Value::Str(env!("CARGO_PKG_VERSION").into())])?;
+        texts.append(&[
+            Value::Str(VERSION_KEY.into()),
+            Value::Str(env!("CARGO_PKG_VERSION").into()),
+        ])?;
 
         file.flush().map_err(|e| h5w(root, "", e))?;
         if meta.swmr {
@@ -591,7 +698,11 @@ impl SessionWriter {
         }
         let n0 = self.written_frames as usize;
         let ch = self.channels;
-        let err = |source| NwbError::Hdf5 { path: self.path.clone(), object: self.data.name(), source };
+        let err = |source| NwbError::Hdf5 {
+            path: self.path.clone(),
+            object: self.data.name(),
+            source,
+        };
         self.data.resize((n0 + k, ch)).map_err(err)?;
         let sel = rows_sel(n0..n0 + k, SliceOrIndex::from(..));
         let res = match quantize(&self.pending, self.storage) {
@@ -599,7 +710,11 @@ impl SessionWriter {
             Block::I16(v) => write2(&self.data, &v, k, ch, sel),
             Block::I32(v) => write2(&self.data, &v, k, ch, sel),
         };
-        res.map_err(|source| NwbError::Hdf5 { path: self.path.clone(), object: self.data.name(), source })?;
+        res.map_err(|source| NwbError::Hdf5 {
+            path: self.path.clone(),
+            object: self.data.name(),
+            source,
+        })?;
         self.written_frames += k as u64;
         self.pending.clear();
         Ok(())
@@ -615,7 +730,11 @@ impl SessionWriter {
             text(&st.nerve),
             text(&st.side),
             text(&st.site),
-            Value::Str(st.modality.map(|m| m.as_str().to_owned()).unwrap_or_default()),
+            Value::Str(
+                st.modality
+                    .map(|m| m.as_str().to_owned())
+                    .unwrap_or_default(),
+            ),
             num(st.distance_mm),
             Value::I64(st.channel.map_or(-1, |c| c as i64)),
             num(st.intensity_ma),
@@ -655,10 +774,14 @@ impl SessionWriter {
 
     /// Appends a row to the table named `table` (declared in [`SessionMeta::tables`]).
     pub fn append_row(&mut self, table: &str, values: &[Value]) -> Result<()> {
-        let t = self.tables.iter_mut().find(|t| t.name == table).ok_or_else(|| NwbError::InvalidInput {
-            what: format!("append_row({table:?})"),
-            rule: "the table must be declared in SessionMeta::tables".into(),
-        })?;
+        let t = self
+            .tables
+            .iter_mut()
+            .find(|t| t.name == table)
+            .ok_or_else(|| NwbError::InvalidInput {
+                what: format!("append_row({table:?})"),
+                rule: "the table must be declared in SessionMeta::tables".into(),
+            })?;
         t.append(values)?;
         self.maybe_flush()
     }
@@ -666,7 +789,8 @@ impl SessionWriter {
     /// Stores a named text (study protocol, pipeline configuration, ...). Setting a name again
     /// appends a new row; readers take the last one.
     pub fn set_text(&mut self, name: &str, text: &str) -> Result<()> {
-        self.texts.append(&[Value::Str(name.to_owned()), Value::Str(text.to_owned())])?;
+        self.texts
+            .append(&[Value::Str(name.to_owned()), Value::Str(text.to_owned())])?;
         self.maybe_flush()
     }
 
@@ -680,9 +804,11 @@ impl SessionWriter {
     /// Writes buffered frames and flushes the file; returns the frames now durable.
     pub fn flush(&mut self) -> Result<u64> {
         self.write_pending()?;
-        self.file
-            .flush()
-            .map_err(|source| NwbError::Hdf5 { path: self.path.clone(), object: "/".into(), source })?;
+        self.file.flush().map_err(|source| NwbError::Hdf5 {
+            path: self.path.clone(),
+            object: "/".into(),
+            source,
+        })?;
         self.flushed_frames = self.written_frames;
         self.last_flush = Instant::now();
         Ok(self.flushed_frames)
@@ -721,11 +847,17 @@ fn quantize(v: &[f32], storage: SampleStorage) -> Block {
         SampleStorage::F32 => Block::F32(v.to_vec()),
         SampleStorage::I16 { conversion } => {
             // `as` saturates, which is what a clipping amplifier would do.
-            Block::I16(v.iter().map(|x| (f64::from(*x) / conversion).round() as i16).collect())
+            Block::I16(
+                v.iter()
+                    .map(|x| (f64::from(*x) / conversion).round() as i16)
+                    .collect(),
+            )
         }
-        SampleStorage::I32 { conversion } => {
-            Block::I32(v.iter().map(|x| (f64::from(*x) / conversion).round() as i32).collect())
-        }
+        SampleStorage::I32 { conversion } => Block::I32(
+            v.iter()
+                .map(|x| (f64::from(*x) / conversion).round() as i32)
+                .collect(),
+        ),
     }
 }
 

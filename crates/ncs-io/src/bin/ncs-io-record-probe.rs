@@ -12,14 +12,22 @@ use ncs_io::{SessionMeta, SessionWriter};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 4 {
-        return Err("usage: ncs-io-record-probe <path> <channels> <frames-per-flush> [max-flushes]".into());
+        return Err(
+            "usage: ncs-io-record-probe <path> <channels> <frames-per-flush> [max-flushes]".into(),
+        );
     }
     let channels: usize = args[2].parse()?;
     let per_flush: usize = args[3].parse()?;
     let max_flushes: Option<u64> = args.get(4).map(|s| s.parse()).transpose()?;
     let names: Vec<String> = (0..channels).map(|c| format!("ch{c}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let mut meta = SessionMeta::new("probe", "kill test", "2024-01-01T00:00:00Z", 20_000.0, &refs);
+    let mut meta = SessionMeta::new(
+        "probe",
+        "kill test",
+        "2024-01-01T00:00:00Z",
+        20_000.0,
+        &refs,
+    );
     meta.flush_interval = None;
     let mut w = SessionWriter::create(&args[1], &meta)?;
     let mut out = std::io::stdout();
