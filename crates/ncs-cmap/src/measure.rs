@@ -1,0 +1,632 @@
+//! Measuring one sweep: baseline, presence decision, markers and measures.
+//!
+//! The procedure, in order (all indices are samples of the sweep, `s` the stimulus):
+//!
+//! 1. **Baseline.** A constant (plus a drift and a 50/60 Hz sinusoid when they are significant,
+//!    see `baseline.rs`) is fitted to the pre-stimulus samples and subtracted; the signal is
+//!    turned so that the first (negative) phase points up and converted to mV (`u`).
+//! 2. **Smoothing.** A zero-phase Gaussian (σ = `smoothing_ms`) gives `v`, used to locate
+//!    markers without shifting them. The noise of `v` is `σ_w`, the larger of the smoothed
+//!    baseline's standard deviation and the raw noise times the kernel's ℓ₂ norm (so coloured
+//!    noise is not underestimated).
+//! 3. **Search window.** From the end of the stimulus artefact (declared, or found as the steep
+//!    transient after the stimulus, at most `max_artefact_ms`) and `min_onset_ms` to the end of
+//!    the sweep. If the window opens on a decaying artefact tail, the search begins where that
+//!    tail stops decaying.
+//! 4. **Presence.** The highest point of `v` must exceed `k·σ_w`, where `k` is the one-sided
+//!    normal quantile at `false_positive_rate / M`, `M` the number of effectively independent
+//!    smoothed samples in the window (Bonferroni), and at least `min_detection_sigma`; its
+//!    negative phase must last at least `min_phase_ms`. Otherwise the result is "no response".
+//! 5. **Negative peak.** A least-squares parabola through the raw samples around the highest
+//!    point of `v` (half-width 10 % of the negative phase, 0.1–1 ms) gives the peak's latency and
+//!    amplitude without the upward bias of taking the largest noisy sample.
+//! 6. **Onset.** `clinical.md` §1 puts the onset where the response is 2 % of its negative-peak
+//!    amplitude below baseline. When that level stands clear of the noise (`≥ 3σ_w`) it is found
+//!    directly by walking back from the peak. Otherwise the walk stops at `3σ_w`, and the leading
+//!    edge between that level and 95 % of the amplitude is fitted with a parabola in the logarithm
+//!    (a Gaussian-shaped rise, weighted by the signal squared as the log's variance falls with
+//!    the signal) and followed down to the 2 % level.
+//! 7. **Negative phase end** (first return to baseline after the peak), **area** (trapezoid of the
+//!    raw samples between onset and that return), **positive peak** (parabola again), **total
+//!    duration** (onset → the point from which the signal stays within max(2 %, 3σ_w) of
+//!    baseline for 2 ms).
+//! 8. **Refinement.** When a response is found, the baseline is refitted on every sample known
+//!    to be quiet — the pre-stimulus interval, the window between the artefact and the onset, and
+//!    the samples after the response — which makes drift and mains terms interpolations rather
+//!    than extrapolations, and steps 2–7 run again (twice at most). A "response" that was only
+//!    a mains half-wave or drift disappears in this second look.
+
+use crate::baseline::{fit_baseline, Baseline};
+use crate::config::{MainsModel, Measurer, Polarity};
+use crate::numeric::{crossing, integrate, parabola_extremum, smooth_range};
+use crate::{Flag, Flags, Measures, Response, SweepView};
+
+/// Reusable buffers for [`Measurer::measure`], so that measuring allocates nothing once the
+/// buffers have grown to the longest sweep seen.
+#[derive(Debug, Default, Clone)]
+pub struct Scratch {
+    u: Vec<f64>,
+    v: Vec<f64>,
+    kernel: Vec<f64>,
+}
+
+impl Scratch {
+    pub(crate) fn v_ref(&self) -> &[f64] {
+        &self.v
+    }
+
+    /// Buffers sized for sweeps of up to `samples` samples and smoothing kernels of up to
+    /// `kernel` taps.
+    pub fn with_capacity(samples: usize, kernel: usize) -> Self {
+        Scratch {
+            u: Vec::with_capacity(samples),
+            v: Vec::with_capacity(samples),
+            kernel: Vec::with_capacity(kernel),
+        }
+    }
+}
+
+/// Where the markers fell, as fractional sample indices into the sweep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Markers {
+    /// Onset.
+    pub onset: f64,
+    /// Negative peak.
+    pub negative_peak: f64,
+    /// First return to baseline after the negative peak, if it returned within the sweep.
+    pub negative_end: Option<f64>,
+    /// Following positive peak, if any.
+    pub positive_peak: Option<f64>,
+    /// Final return to baseline, if within the sweep.
+    pub end: Option<f64>,
+}
+
+/// A measured sweep with the details behind its numbers (markers, noise, threshold, baseline
+/// model), for displays, reports and diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Detail {
+    /// The result.
+    pub response: Response,
+    /// Markers, when a response is present.
+    pub markers: Option<Markers>,
+    /// First sample searched for a response.
+    pub search_start: usize,
+    /// End of the stimulus artefact used.
+    pub artefact_end: usize,
+    /// Detection threshold (mV above baseline, in the response's direction).
+    pub threshold_mv: f64,
+    /// Highest point of the smoothed signal in the search window (mV, response direction).
+    pub peak_mv: f64,
+    /// Standard deviation of the smoothed baseline noise (mV).
+    pub smoothed_noise_mv: f64,
+    /// Mains frequency modelled in the baseline, if any.
+    pub mains_hz: Option<f64>,
+    /// Peak amplitude of the modelled mains (mV).
+    pub mains_mv: f64,
+}
+
+/// The markers and amplitudes found by one pass over `u`/`v`.
+#[derive(Debug, Clone, Copy)]
+struct Found {
+    onset: f64,
+    peak: f64,
+    amplitude: f64,
+    neg_end: Option<f64>,
+    pos_peak: Option<(f64, f64)>,
+    end: Option<f64>,
+    tail_overlap: bool,
+    search_start: usize,
+    dip: bool,
+}
+
+struct Pass {
+    found: Option<Found>,
+    threshold: f64,
+    peak_v: f64,
+    sigma_w: f64,
+    search_start: usize,
+}
+
+impl Measurer {
+    /// Measures a motor response (CMAP) on `sweep`. Never fails: a sweep without a response
+    /// gives `present == false` and the [`Flag::NoResponse`] flag.
+    pub fn measure(&self, sweep: &SweepView<'_>, scratch: &mut Scratch) -> Response {
+        self.measure_detailed(sweep, scratch).response
+    }
+
+    /// As [`Measurer::measure`], with the markers and statistics behind the result.
+    pub fn measure_detailed(&self, sweep: &SweepView<'_>, scratch: &mut Scratch) -> Detail {
+        let x = sweep.samples();
+        let fs = sweep.sample_rate_hz();
+        let s = sweep.stimulus_index();
+        let n = x.len();
+        let cfg = &self.config;
+        let ms = |v: f64| v * 1e-3 * fs;
+
+        let guard = (ms(cfg.baseline_guard_ms).round() as usize)
+            .min(s - crate::sweep::MIN_BASELINE_SAMPLES);
+        let b_end = s - guard;
+        let mains_candidates: &[f64] = match cfg.mains {
+            MainsModel::Off => &[],
+            MainsModel::Auto => &[50.0, 60.0],
+            MainsModel::Hz(ref f) => std::slice::from_ref(f),
+        };
+        // A drift fitted on the pre-stimulus interval alone would be extrapolated across the
+        // whole window; drift is only modelled once post-response samples pin its other end.
+        let mut model = fit_baseline(x, &[(0, b_end)], fs, mains_candidates, false);
+        let artefact_end = sweep.artefact_end().unwrap_or_else(|| {
+            find_artefact_end(x, s, b_end, ms(cfg.max_artefact_ms) as usize, &model)
+        });
+        let search_start = artefact_end
+            .max(s + ms(cfg.min_onset_ms).round() as usize)
+            .min(n - 2);
+
+        self.kernel_for(fs, &mut scratch.kernel);
+        let mut pass = self.pass(x, fs, &model, s, b_end, search_start, scratch);
+        // Refit the baseline over pre-stimulus and post-response samples together (step 8),
+        // twice at most: the second refit uses the response's end as found after the first.
+        for _ in 0..2 {
+            let Some(f) = pass.found else { break };
+            // Quiet samples: the baseline, the window between the artefact and 1 ms before the
+            // onset, and from 1 ms after the response's end (or, when no end was found, after
+            // its negative phase) to the end of the sweep.
+            let min_len = (ms(1.0) as usize).max(8);
+            let before = (
+                pass.search_start,
+                (f.onset - ms(1.0)).floor().max(0.0) as usize,
+            );
+            let after_from =
+                f.end.or(f.neg_end).unwrap_or(f.peak).ceil() as usize + ms(1.0) as usize;
+            let mut ranges = [(0, b_end), (0, 0), (0, 0)];
+            let mut k = 1;
+            for (a, b) in [before, (after_from, n)] {
+                if b > a + min_len {
+                    ranges[k] = (a, b);
+                    k += 1;
+                }
+            }
+            if k == 1 {
+                break;
+            }
+            let ranges = &ranges[..k];
+            let refit = fit_baseline(x, ranges, fs, mains_candidates, true);
+            if !(refit.drift || refit.mains_hz.is_some()) {
+                break;
+            }
+            model = refit;
+            pass = self.pass(x, fs, &model, s, b_end, search_start, scratch);
+        }
+        let to_ms = 1e3 / fs;
+        let mut flags = Flags::empty();
+        if self.saturated(x, artefact_end, fs) {
+            flags.insert(Flag::Saturated);
+        }
+        let sigma_raw_mv = model.sigma * 1e3;
+        let mut response = Response {
+            present: false,
+            measures: Measures::default(),
+            flags,
+            baseline_noise_rms_mv: sigma_raw_mv,
+            baseline_mv: model.at(s) * 1e3,
+        };
+        let mut markers = None;
+        match pass.found {
+            Some(f) => {
+                let a = f.amplitude;
+                response.present = true;
+                let lat = |i: f64| (i - s as f64) * to_ms;
+                let m = &mut response.measures;
+                m.onset_latency_ms = Some(lat(f.onset));
+                m.negative_peak_latency_ms = Some(lat(f.peak));
+                m.negative_peak_amplitude_mv = Some(a);
+                if let Some(r) = f.neg_end {
+                    m.negative_peak_duration_ms = Some((r - f.onset) * to_ms);
+                    m.negative_peak_area_mv_ms = Some(integrate(&scratch.u, f.onset, r) * to_ms);
+                    m.peak_to_peak_amplitude_mv = f.pos_peak.map(|(_, p)| a - p);
+                }
+                m.total_duration_ms = f.end.map(|e| (e - f.onset) * to_ms);
+                if f.tail_overlap && (f.onset - f.search_start as f64) < ms(0.5) {
+                    response.flags.insert(Flag::ArtefactOverlapsOnset);
+                }
+                if f.onset <= f.search_start as f64 + 0.5 {
+                    response.flags.insert(Flag::ArtefactOverlapsOnset);
+                }
+                if f.dip {
+                    response.flags.insert(Flag::InitialPositiveDip);
+                }
+                if baseline_unstable(&model, &scratch.u[..b_end], s, n, Some(a)) {
+                    response.flags.insert(Flag::UnstableBaseline);
+                }
+                markers = Some(Markers {
+                    onset: f.onset,
+                    negative_peak: f.peak,
+                    negative_end: f.neg_end,
+                    positive_peak: f.pos_peak.map(|p| p.0),
+                    end: f.end,
+                });
+            }
+            None => {
+                response.flags.insert(Flag::NoResponse);
+                if baseline_unstable(&model, &scratch.u[..b_end], s, n, None) {
+                    response.flags.insert(Flag::UnstableBaseline);
+                }
+            }
+        }
+        Detail {
+            response,
+            markers,
+            search_start: pass.search_start,
+            artefact_end,
+            threshold_mv: pass.threshold * pass.sigma_w,
+            peak_mv: pass.peak_v,
+            smoothed_noise_mv: pass.sigma_w,
+            mains_hz: model.mains_hz,
+            mains_mv: model.mains_amplitude() * 1e3,
+        }
+    }
+
+    fn sign(&self) -> f64 {
+        match self.config.polarity {
+            Polarity::NegativeFirst => -1.0,
+            Polarity::PositiveFirst => 1.0,
+        }
+    }
+
+    /// One pass of steps 2–7 over the baseline-corrected signal.
+    #[allow(clippy::too_many_arguments)]
+    fn pass(
+        &self,
+        x: &[f64],
+        fs: f64,
+        model: &Baseline,
+        s: usize,
+        b_end: usize,
+        search_start: usize,
+        scratch: &mut Scratch,
+    ) -> Pass {
+        let n = x.len();
+        let sign = self.sign();
+        scratch.u.clear();
+        scratch.u.extend(
+            x.iter()
+                .enumerate()
+                .map(|(i, &xi)| sign * (xi - model.at(i)) * 1e3),
+        );
+        scratch.v.clear();
+        scratch.v.resize(n, 0.0);
+        let Scratch { u, v, kernel } = scratch;
+        smooth_range(u, kernel, 0, n, v);
+
+        // Noise: raw σ from the baseline residual; smoothed σ from v, never below the white-noise
+        // prediction.
+        let base = &u[..b_end];
+        let mean = base.iter().sum::<f64>() / b_end as f64;
+        let sigma_raw =
+            (base.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / (b_end - 1) as f64).sqrt();
+        let h2: f64 = kernel.iter().map(|w| w * w).sum();
+        let half = kernel.len() / 2;
+        let (vs, ve) = (
+            half.min(b_end / 2),
+            b_end.saturating_sub(half).max(b_end / 2 + 1),
+        );
+        let vb = &v[vs..ve];
+        let vmean = vb.iter().sum::<f64>() / vb.len() as f64;
+        let sigma_v = (vb.iter().map(|a| (a - vmean) * (a - vmean)).sum::<f64>()
+            / (vb.len().max(2) - 1) as f64)
+            .sqrt();
+        let sigma_w = sigma_v.max(sigma_raw * h2.sqrt()).max(f64::MIN_POSITIVE);
+        let k = self.threshold_sigma(n - search_start, 1.0 / h2);
+
+        let ms = |t: f64| t * 1e-3 * fs;
+        // Skip a decaying artefact tail that the window opens on: advance while the signal is
+        // still beyond 2σ_w on the tail's side and still falling back over 0.25 ms spans (a
+        // sample-to-sample test would stop at the first noise wiggle).
+        let mut j0 = search_start;
+        let mut tail_overlap = false;
+        if v[j0].abs() > 4.0 * sigma_w {
+            tail_overlap = true;
+            let side = v[j0].signum();
+            let d = (ms(0.25).round() as usize).max(1);
+            while j0 + d < n && side * v[j0] > 2.0 * sigma_w && side * v[j0 + d] < side * v[j0] {
+                j0 += 1;
+            }
+        }
+        let (mut p, mut peak_v) = (j0, f64::NEG_INFINITY);
+        for (i, &val) in v.iter().enumerate().take(n).skip(j0) {
+            if val > peak_v {
+                peak_v = val;
+                p = i;
+            }
+        }
+        let threshold = k;
+        let mut out = Pass {
+            found: None,
+            threshold,
+            peak_v,
+            sigma_w,
+            search_start: j0,
+        };
+        if peak_v < k * sigma_w || p + 1 >= n || p <= j0 {
+            return out;
+        }
+        let a0 = peak_v;
+        // Return to baseline after the peak.
+        let neg_end = (p..n - 1)
+            .find(|&i| v[i + 1] <= 0.0)
+            .map(|i| crossing(v, i, 0.0));
+        let onset0 = onset_from(v, p, j0, a0, sigma_w);
+        let phase = neg_end.unwrap_or((n - 1) as f64) - onset0;
+        if phase < ms(self.config.min_phase_ms) {
+            return out;
+        }
+        // Parabola around the peak on the raw samples.
+        let w = ((0.1 * phase).clamp(ms(0.1), ms(1.0)).round() as usize).max(2);
+        let (peak, amplitude) =
+            parabola_extremum(u, p.saturating_sub(w).max(j0), (p + w).min(n - 1), true)
+                .filter(|&(_, a)| a > 0.0 && a < 1.5 * a0)
+                .unwrap_or((p as f64, a0));
+        let onset = onset_from(v, p, j0, amplitude, sigma_w);
+        if let Some(max) = self.config.max_onset_ms {
+            if onset > s as f64 + ms(max) {
+                return out;
+            }
+        }
+        // Following positive peak.
+        let pos_peak = neg_end.and_then(|r| {
+            let r0 = r.ceil() as usize;
+            if r0 >= n - 1 {
+                return None;
+            }
+            // The positive phase runs from the return until the signal has been back on the
+            // response's side of baseline for 0.2 ms; searching the rest of the sweep would pick
+            // up noise excursions instead of the phase's peak.
+            let (mut q, mut qv) = (r0, f64::INFINITY);
+            let back = (ms(0.2).round() as usize).max(2);
+            let mut run = 0;
+            let mut phase_end = n - 1;
+            for (i, &val) in v.iter().enumerate().skip(r0) {
+                if val < qv {
+                    qv = val;
+                    q = i;
+                }
+                run = if val > 0.0 { run + 1 } else { 0 };
+                if run >= back {
+                    phase_end = i + 1 - run;
+                    break;
+                }
+            }
+            // The positive phase is broader and lower than the negative one: fit over 20 % of
+            // its length on each side so that noise does not set its peak.
+            let wq = w
+                .max((0.2 * (phase_end - r0) as f64) as usize)
+                .min(ms(2.0) as usize)
+                .max(2);
+            let refined =
+                parabola_extremum(u, q.saturating_sub(wq).max(r0), (q + wq).min(n - 1), false)
+                    .filter(|&(_, val)| val < 0.0 && val > 1.5 * qv.min(0.0) - 3.0 * sigma_w);
+            Some(refined.unwrap_or((q as f64, qv.min(0.0))))
+        });
+        // Final return to baseline.
+        let level = (0.02 * amplitude).max(3.0 * sigma_w);
+        // The first point after the negative peak (and the positive peak, if any) from which the
+        // signal stays within `level` for 2 ms: a single "last sample above level" would be set
+        // by the noise's excursions anywhere in the rest of the sweep.
+        let hold = (ms(2.0).round() as usize).max(4);
+        let from = pos_peak.map_or(p, |(q, _)| q.ceil() as usize).min(n - 1);
+        let mut end = None;
+        let mut run = 0;
+        for i in from..n {
+            if v[i].abs() <= level {
+                run += 1;
+                if run >= hold {
+                    let e = i + 1 - run;
+                    end = Some(if e > 0 {
+                        crossing_abs(v, e - 1, level)
+                    } else {
+                        e as f64
+                    });
+                    break;
+                }
+            } else {
+                run = 0;
+            }
+        }
+        // Initial positive dip: a significant deflection the other way in the 2 ms before onset.
+        let dip_from = (onset - ms(2.0)).max(j0 as f64) as usize;
+        let dip_level = (3.0 * k / 5.0 * sigma_w).max(0.05 * amplitude);
+        let dip = v[dip_from..(onset.floor() as usize).max(dip_from)]
+            .iter()
+            .any(|&val| val < -dip_level);
+        out.found = Some(Found {
+            onset,
+            peak,
+            amplitude,
+            neg_end,
+            pos_peak,
+            end,
+            tail_overlap,
+            search_start: j0,
+            dip,
+        });
+        out
+    }
+}
+
+/// Onset by the 2 % rule (module docs, step 6): walk back from the peak `p` of `v` (amplitude
+/// `a`) to the 2 % level, or to `3σ_w` and extrapolate the leading edge down to 2 %. Never
+/// earlier than `j0`.
+fn onset_from(v: &[f64], p: usize, j0: usize, a: f64, sigma_w: f64) -> f64 {
+    let target = 0.02 * a;
+    let level = target.max(3.0 * sigma_w);
+    let Some(c) = (j0..p).rev().find(|&i| v[i] <= level) else {
+        return j0 as f64;
+    };
+    let at_level = crossing(v, c, level);
+    if level <= target {
+        return at_level;
+    }
+    // Weighted least squares of ln v = b0 + b1·t + b2·t² over the leading edge from the level
+    // crossing up to 95 % of the amplitude (t in samples from the crossing). Fitting most of the
+    // rising edge pins the curvature down far better than its noisy foot alone; the root is not
+    // followed further back than the fitted span.
+    let hi_level = 0.95 * a;
+    let mut ata = [[0.0; 3]; 3];
+    let mut atb = [0.0; 3];
+    let mut count = 0;
+    for (i, &val) in v.iter().enumerate().take(p + 1).skip(c + 1) {
+        if val > hi_level {
+            break;
+        }
+        if val <= 0.0 {
+            continue;
+        }
+        let t = i as f64 - at_level;
+        let w = val * val;
+        let row = [1.0, t, t * t];
+        let y = val.ln();
+        for r in 0..3 {
+            atb[r] += w * row[r] * y;
+            for q in 0..3 {
+                ata[r][q] += w * row[r] * row[q];
+            }
+        }
+        count += 1;
+    }
+    let span = (c + 1..=p)
+        .find(|&i| v[i] > hi_level)
+        .map_or(1.0, |i| i as f64 - at_level)
+        .max(1.0);
+    let lo_bound = (j0 as f64).max(at_level - span);
+    if count >= 4 && crate::numeric::solve_spd(&mut ata, &mut atb, 3) {
+        let [b0, b1, b2] = atb;
+        let y = target.ln();
+        // Root of b2·t² + b1·t + (b0 − y) = 0 on the rising branch left of the fitted span.
+        let t = if b2.abs() < 1e-12 {
+            if b1 > 0.0 {
+                Some((y - b0) / b1)
+            } else {
+                None
+            }
+        } else {
+            let disc = b1 * b1 - 4.0 * b2 * (b0 - y);
+            if disc >= 0.0 {
+                let sq = disc.sqrt();
+                let r1 = (-b1 - sq) / (2.0 * b2);
+                let r2 = (-b1 + sq) / (2.0 * b2);
+                // The rising branch has slope b1 + 2·b2·t > 0.
+                [r1, r2]
+                    .into_iter()
+                    .filter(|&r| b1 + 2.0 * b2 * r > 0.0 && r <= 0.0)
+                    .reduce(f64::max)
+            } else {
+                None
+            }
+        };
+        if let Some(t) = t {
+            return (at_level + t).clamp(lo_bound, at_level);
+        }
+    }
+    // Too few points to fit: extrapolate linearly from the level crossing with the local slope.
+    let slope = v[c + 1] - v[c];
+    if slope > 0.0 {
+        (at_level - (level - target) / slope).clamp(lo_bound, at_level)
+    } else {
+        at_level
+    }
+}
+
+/// Fractional index after sample `e` where `|v|` falls to `level`.
+fn crossing_abs(v: &[f64], e: usize, level: f64) -> f64 {
+    let a = v[e].abs();
+    let b = v[e + 1].abs();
+    if (a - b).abs() < f64::MIN_POSITIVE {
+        return e as f64;
+    }
+    e as f64 + ((a - level) / (a - b)).clamp(0.0, 1.0)
+}
+
+/// End of the stimulus artefact when the sweep does not declare it: the stimulus transient is
+/// steep, so it lasts while the sample-to-sample change exceeds 8 robust standard deviations of
+/// the baseline's changes (at most `max_len` samples after the stimulus).
+fn find_artefact_end(x: &[f64], s: usize, b_end: usize, max_len: usize, model: &Baseline) -> usize {
+    let n = x.len();
+    // Robust σ of first differences over the baseline (MAD · 1.4826), median found by selection
+    // over a bounded stack copy to stay allocation-free.
+    let mut buf = [0.0f64; 512];
+    let from = b_end.saturating_sub(buf.len() + 1);
+    let mut m = 0;
+    for i in from + 1..b_end {
+        buf[m] = (x[i] - x[i - 1]).abs();
+        m += 1;
+    }
+    let d = &mut buf[..m];
+    let sigma_d = if m > 0 {
+        let mid = m / 2;
+        d.select_nth_unstable_by(mid, f64::total_cmp);
+        d[mid] * 1.4826
+    } else {
+        0.0
+    };
+    let sigma_d = sigma_d.max(model.sigma * 0.1).max(f64::MIN_POSITIVE);
+    let limit = (s + max_len).min(n - 2);
+    let mut end = s;
+    for i in s..limit {
+        if (x[i + 1] - x[i]).abs() > 8.0 * sigma_d {
+            end = i + 2;
+        }
+    }
+    end.min(n - 2)
+}
+
+/// Baseline stability: a drift across the sweep, or a baseline whose noise changes within the
+/// pre-stimulus interval, large enough to disturb the measures.
+fn baseline_unstable(
+    model: &Baseline,
+    base_u: &[f64],
+    s: usize,
+    n: usize,
+    amplitude: Option<f64>,
+) -> bool {
+    let sigma_mv = model.sigma * 1e3;
+    let drift_mv = (model.drift_between(0, n) * 1e3).abs();
+    let tolerance = amplitude.map_or(5.0 * sigma_mv, |a| (0.05 * a).max(5.0 * sigma_mv));
+    if model.drift && drift_mv > tolerance {
+        return true;
+    }
+    if let Some(a) = amplitude {
+        if sigma_mv > 0.1 * a {
+            return true;
+        }
+    }
+    // Non-stationary baseline: compare the first and second half's spread.
+    let half = base_u.len() / 2;
+    if half >= 8 {
+        let sd = |x: &[f64]| {
+            let m = x.iter().sum::<f64>() / x.len() as f64;
+            (x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (x.len() - 1) as f64).sqrt()
+        };
+        let (a, b) = (sd(&base_u[..half]), sd(&base_u[half..]));
+        let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+        if hi > 3.0 * lo.max(f64::MIN_POSITIVE) && hi > 2.0 * sigma_mv.min(hi) * 0.5 {
+            return true;
+        }
+    }
+    let _ = s;
+    false
+}
+
+impl Measurer {
+    /// Clipping inside the response window: samples at the configured rails, or flat runs at
+    /// the window's extremes (an amplifier or converter holding its limit).
+    fn saturated(&self, x: &[f64], from: usize, fs: f64) -> bool {
+        let w = &x[from.min(x.len())..];
+        if w.is_empty() {
+            return false;
+        }
+        if let Some(r) = self.config.rails_volts {
+            return w.iter().any(|v| v.abs() >= 0.995 * r);
+        }
+        let min_run = ((0.15e-3 * fs).round() as usize).max(3);
+        crate::saturation::flat_run_at_extreme(w, min_run)
+    }
+}

@@ -1,0 +1,89 @@
+//! A validated view of one stimulus-locked sweep.
+
+use crate::Error;
+
+/// Fewest pre-stimulus samples a baseline estimate is made from.
+pub const MIN_BASELINE_SAMPLES: usize = 8;
+/// Fewest post-stimulus samples a response is searched in.
+pub const MIN_WINDOW_SAMPLES: usize = 16;
+
+/// One stimulus-locked sweep, checked once so that measuring it cannot fail.
+///
+/// `samples` are in volts as recorded (baseline included); `stimulus_index` is the index of the
+/// stimulus instant within `samples`, so everything before it is the pre-stimulus baseline.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepView<'a> {
+    samples: &'a [f64],
+    sample_rate_hz: f64,
+    stimulus_index: usize,
+    artefact_end: Option<usize>,
+}
+
+impl<'a> SweepView<'a> {
+    /// Checks a sweep: finite samples, positive rate, a baseline of at least
+    /// [`MIN_BASELINE_SAMPLES`] and a window of at least [`MIN_WINDOW_SAMPLES`].
+    pub fn new(
+        samples: &'a [f64],
+        sample_rate_hz: f64,
+        stimulus_index: usize,
+    ) -> Result<Self, Error> {
+        if !(sample_rate_hz.is_finite() && sample_rate_hz > 0.0) {
+            return Err(Error::SampleRate(sample_rate_hz));
+        }
+        if stimulus_index < MIN_BASELINE_SAMPLES {
+            return Err(Error::ShortBaseline {
+                needed: MIN_BASELINE_SAMPLES,
+                got: stimulus_index,
+                len: samples.len(),
+            });
+        }
+        let after = samples.len().saturating_sub(stimulus_index);
+        if after < MIN_WINDOW_SAMPLES {
+            return Err(Error::ShortWindow {
+                needed: MIN_WINDOW_SAMPLES,
+                got: after,
+            });
+        }
+        if let Some((index, &value)) = samples.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NotFinite { index, value });
+        }
+        Ok(SweepView {
+            samples,
+            sample_rate_hz,
+            stimulus_index,
+            artefact_end: None,
+        })
+    }
+
+    /// Declares where a suppressed (blanked or subtracted) stimulus artefact ends: samples from
+    /// the stimulus up to `end` are not searched for a response, and a response whose onset
+    /// falls near `end` is flagged.
+    pub fn with_artefact_end(mut self, end: usize) -> Result<Self, Error> {
+        if end < self.stimulus_index || end >= self.samples.len() {
+            return Err(Error::ArtefactEnd {
+                end,
+                stimulus: self.stimulus_index,
+                len: self.samples.len(),
+            });
+        }
+        self.artefact_end = Some(end);
+        Ok(self)
+    }
+
+    /// The samples (volts).
+    pub fn samples(&self) -> &'a [f64] {
+        self.samples
+    }
+    /// Sample rate (Hz).
+    pub fn sample_rate_hz(&self) -> f64 {
+        self.sample_rate_hz
+    }
+    /// Index of the stimulus instant.
+    pub fn stimulus_index(&self) -> usize {
+        self.stimulus_index
+    }
+    /// End of the suppressed artefact, if declared.
+    pub fn artefact_end(&self) -> Option<usize> {
+        self.artefact_end
+    }
+}

@@ -1,0 +1,290 @@
+//! Presence decision, flags, sensory averaging and allocation-free measuring.
+
+use crate::common::*;
+use ncs_cmap::{Averager, Flag, MeasureConfig, Scratch, SweepView};
+
+fn noise_only(seed: u64, fs: f64, noise_uv: f64, artefact_mv: f64) -> Synth {
+    let mut s = synth(&Params {
+        fs,
+        amp_mv: 1.0,
+        noise_uv,
+        mains_uv: 20.0,
+        artefact_mv,
+        artefact_tau_ms: 0.3,
+        seed,
+    });
+    // Remove the response: keep noise, mains and artefact only.
+    for (d, c) in s.data.iter_mut().zip(s.clean.iter_mut()) {
+        *d -= *c;
+        *c = 0.0;
+    }
+    s
+}
+
+#[test]
+fn no_false_responses_in_1000_noise_sweeps() {
+    let m = MeasureConfig::default().build().unwrap();
+    let mut scratch = Scratch::default();
+    let mut false_hits = 0;
+    for seed in 0..1000u64 {
+        let fs = [10_000.0, 20_000.0, 48_000.0][seed as usize % 3];
+        let art = [0.0, 5.0, -5.0, 10.0][seed as usize % 4];
+        let s = noise_only(10_000 + seed, fs, 30.0, art);
+        let d = m.measure_detailed(&SweepView::new(&s.data, fs, s.stim).unwrap(), &mut scratch);
+        let r = d.response;
+        if r.present {
+            eprintln!("false hit seed {seed} fs {fs} art {art}: {:?} peak {} thr {} start {} mains {:?} flags {:?}", r.measures, d.peak_mv, d.threshold_mv, d.search_start, d.mains_hz, r.flags);
+            false_hits += 1;
+        } else {
+            assert!(r.flags.contains(Flag::NoResponse));
+            assert_eq!(r.measures, ncs_cmap::Measures::default());
+        }
+    }
+    assert_eq!(false_hits, 0);
+}
+
+#[test]
+fn weak_but_real_response_is_found() {
+    // 10× the noise: comfortably above the threshold, must not be missed.
+    let m = MeasureConfig::default().build().unwrap();
+    let mut scratch = Scratch::default();
+    for seed in 0..50u64 {
+        let s = synth(&Params {
+            fs: 20_000.0,
+            amp_mv: 0.3,
+            noise_uv: 30.0,
+            mains_uv: 0.0,
+            artefact_mv: 0.0,
+            artefact_tau_ms: 0.3,
+            seed,
+        });
+        let r = m.measure(
+            &SweepView::new(&s.data, 20_000.0, s.stim).unwrap(),
+            &mut scratch,
+        );
+        assert!(r.present, "seed {seed}");
+    }
+}
+
+#[test]
+fn saturation_is_flagged() {
+    let mut s = synth(&Params {
+        fs: 20_000.0,
+        amp_mv: 8.0,
+        noise_uv: 10.0,
+        mains_uv: 0.0,
+        artefact_mv: 0.0,
+        artefact_tau_ms: 0.3,
+        seed: 3,
+    });
+    let m = MeasureConfig::default().build().unwrap();
+    let mut scratch = Scratch::default();
+    let r = m.measure(
+        &SweepView::new(&s.data, 20_000.0, s.stim).unwrap(),
+        &mut scratch,
+    );
+    assert!(!r.flags.contains(Flag::Saturated));
+    for d in s.data.iter_mut() {
+        *d = d.clamp(-5e-3, 5e-3);
+    }
+    let r = m.measure(
+        &SweepView::new(&s.data, 20_000.0, s.stim).unwrap(),
+        &mut scratch,
+    );
+    assert!(r.present && r.flags.contains(Flag::Saturated));
+    // Known rails flag it too.
+    let railed = MeasureConfig {
+        rails_volts: Some(5e-3),
+        ..MeasureConfig::default()
+    }
+    .build()
+    .unwrap();
+    assert!(railed
+        .measure(
+            &SweepView::new(&s.data, 20_000.0, s.stim).unwrap(),
+            &mut scratch
+        )
+        .flags
+        .contains(Flag::Saturated));
+}
+
+#[test]
+fn initial_positive_dip_is_flagged() {
+    let fs = 20_000.0;
+    let mut s = synth(&Params {
+        fs,
+        amp_mv: 5.0,
+        noise_uv: 10.0,
+        mains_uv: 0.0,
+        artefact_mv: 0.0,
+        artefact_tau_ms: 0.3,
+        seed: 5,
+    });
+    let t = truth(&s);
+    let m = MeasureConfig::default().build().unwrap();
+    let mut scratch = Scratch::default();
+    let r = m.measure(&SweepView::new(&s.data, fs, s.stim).unwrap(), &mut scratch);
+    assert!(!r.flags.contains(Flag::InitialPositiveDip));
+    // A 0.8 mV positive bump ending just before the onset.
+    let onset_i = s.stim as f64 + t.onset_ms * fs / 1e3;
+    for (i, d) in s.data.iter_mut().enumerate() {
+        let x = (i as f64 - (onset_i - 0.8e-3 * fs)) / (0.3e-3 * fs);
+        *d += 0.8e-3 * (-x * x / 2.0).exp();
+    }
+    let r = m.measure(&SweepView::new(&s.data, fs, s.stim).unwrap(), &mut scratch);
+    assert!(
+        r.present && r.flags.contains(Flag::InitialPositiveDip),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn artefact_reaching_into_the_onset_is_flagged() {
+    let fs = 20_000.0;
+    let s = synth(&Params {
+        fs,
+        amp_mv: 2.0,
+        noise_uv: 10.0,
+        mains_uv: 0.0,
+        artefact_mv: 0.0,
+        artefact_tau_ms: 0.3,
+        seed: 8,
+    });
+    let t = truth(&s);
+    let m = MeasureConfig::default().build().unwrap();
+    let mut scratch = Scratch::default();
+    // Declare the blanked artefact to end 0.2 ms after the true onset.
+    let end = s.stim + ((t.onset_ms + 0.2) * fs / 1e3) as usize;
+    let sw = SweepView::new(&s.data, fs, s.stim)
+        .unwrap()
+        .with_artefact_end(end)
+        .unwrap();
+    let r = m.measure(&sw, &mut scratch);
+    assert!(r.flags.contains(Flag::ArtefactOverlapsOnset), "{r:?}");
+    let clean = m.measure(&SweepView::new(&s.data, fs, s.stim).unwrap(), &mut scratch);
+    assert!(!clean.flags.contains(Flag::ArtefactOverlapsOnset));
+}
+
+#[test]
+fn drifting_baseline_is_flagged_and_corrected() {
+    let fs = 20_000.0;
+    let mut s = synth(&Params {
+        fs,
+        amp_mv: 2.0,
+        noise_uv: 10.0,
+        mains_uv: 0.0,
+        artefact_mv: 0.0,
+        artefact_tau_ms: 0.3,
+        seed: 9,
+    });
+    let t = truth(&s);
+    let len = s.data.len() as f64;
+    for (i, d) in s.data.iter_mut().enumerate() {
+        *d += 0.4e-3 * i as f64 / len;
+    }
+    let m = MeasureConfig::default().build().unwrap();
+    let r = m.measure(
+        &SweepView::new(&s.data, fs, s.stim).unwrap(),
+        &mut Scratch::default(),
+    );
+    assert!(r.flags.contains(Flag::UnstableBaseline));
+    let area = r.measures.negative_peak_area_mv_ms.unwrap();
+    assert!((area / t.area - 1.0).abs() < 0.05, "{area} vs {}", t.area);
+}
+
+#[test]
+fn sensory_average_recovers_a_snap() {
+    // A triphasic 20 µV SNAP under 20 µV noise per sweep; 64 sweeps bring the noise to 2.5 µV.
+    let fs = 20_000.0;
+    let stim = 200;
+    let n = 1000;
+    let onset_ms = 2.5;
+    let snap = |i: usize| -> f64 {
+        let t = (i as f64 - stim as f64) / fs * 1e3 - onset_ms; // ms from onset
+        if t < 0.0 {
+            return 0.0;
+        }
+        // positive, negative, positive phases
+        let bump = |c: f64, w: f64| (-((t - c) / w).powi(2) * 4.0).exp();
+        (6.0 * bump(0.4, 0.4) - 20.0 * bump(1.1, 0.5) + 8.0 * bump(2.0, 0.9)) * 1e-6
+    };
+    let mut avg = Averager::new(n, stim);
+    let mut rng_state = 12345u64;
+    let mut gauss = || {
+        // Box–Muller from a small LCG: deterministic noise.
+        let mut u = || {
+            rng_state = rng_state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((rng_state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        let (a, b) = (u(), u());
+        (-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()
+    };
+    for _ in 0..64 {
+        let sweep: Vec<f64> = (0..n).map(|i| snap(i) + 20e-6 * gauss()).collect();
+        avg.add(&sweep, stim).unwrap();
+    }
+    assert!(avg.add(&[0.0; 10], stim).is_err());
+    let mut mean = Vec::new();
+    avg.mean_into(&mut mean);
+    let m = MeasureConfig::sensory().build().unwrap();
+    let r = m.measure_sensory(
+        &SweepView::new(&mean, fs, stim).unwrap(),
+        &mut Scratch::default(),
+    );
+    assert!(r.present, "{r:?}");
+    let clean: Vec<f64> = (0..n).map(snap).collect();
+    let (mut pi, mut pv) = (0, 0.0);
+    for (i, &c) in clean.iter().enumerate() {
+        if c < pv {
+            pv = c;
+            pi = i;
+        }
+    }
+    let peak_ms = (pi as f64 - stim as f64) / fs * 1e3;
+    let mx = r.measures;
+    assert!((mx.negative_peak_latency_ms.unwrap() - peak_ms).abs() < 0.1);
+    // Truth: first departure of the noise-free SNAP beyond 5 % of its negative peak.
+    let first = clean.iter().position(|c| c.abs() >= 0.05 * -pv).unwrap();
+    let true_onset = (first as f64 - stim as f64) / fs * 1e3;
+    let on = mx.onset_latency_ms.unwrap();
+    assert!((on - true_onset).abs() < 0.15, "onset {on} vs {true_onset}");
+    let p2p_true = -pv + clean[pi..].iter().cloned().fold(0.0, f64::max);
+    let p2p = mx.peak_to_peak_amplitude_mv.unwrap() * 1e3;
+    assert!(
+        (p2p / (p2p_true * 1e6) - 1.0).abs() < 0.1,
+        "p2p {p2p} µV vs {} ({r:?}, true neg {})",
+        p2p_true * 1e6,
+        -pv * 1e6
+    );
+}
+
+#[test]
+fn bad_sweeps_and_settings_are_refused() {
+    let x = vec![0.0; 100];
+    assert!(SweepView::new(&x, 0.0, 50).is_err());
+    assert!(SweepView::new(&x, 20_000.0, 2).is_err());
+    assert!(SweepView::new(&x, 20_000.0, 95).is_err());
+    let mut y = x.clone();
+    y[70] = f64::NAN;
+    let e = SweepView::new(&y, 20_000.0, 50).unwrap_err();
+    assert!(e.to_string().contains("sample 70"), "{e}");
+    assert!(SweepView::new(&x, 20_000.0, 50)
+        .unwrap()
+        .with_artefact_end(20)
+        .is_err());
+    let e = MeasureConfig {
+        false_positive_rate: 0.0,
+        ..MeasureConfig::default()
+    }
+    .build()
+    .unwrap_err();
+    assert!(e.to_string().contains("false_positive_rate"), "{e}");
+    assert!(MeasureConfig {
+        max_onset_ms: Some(0.5),
+        ..MeasureConfig::default()
+    }
+    .build()
+    .is_err());
+}
