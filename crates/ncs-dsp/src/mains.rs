@@ -1,0 +1,164 @@
+//! Mains interference (50/60 Hz and harmonics) estimated with an FFT over a sweep or a longer
+//! block: a Hann-windowed, zero-padded real FFT finds which of 50 or 60 Hz is present and
+//! refines the frequency; amplitudes then come from a least-squares sinusoid fit at each
+//! harmonic of the refined frequency, so they do not suffer the window's scalloping loss.
+
+use crate::error::{check_fs, DspError};
+use realfft::{RealFftPlanner, RealToComplex};
+use std::f64::consts::PI;
+use std::sync::Arc;
+
+/// Settings of the mains analyser.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MainsConfig {
+    /// Sample rate, Hz.
+    pub sample_rate_hz: f64,
+    /// Harmonics to report, counting the fundamental (1 = fundamental only). Harmonics at or
+    /// above fs/2 are skipped.
+    pub harmonics: usize,
+}
+
+/// One spectral line of the mains report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MainsLine {
+    /// Harmonic number (1 = fundamental).
+    pub harmonic: usize,
+    /// Frequency, Hz (harmonic × refined fundamental).
+    pub freq_hz: f64,
+    /// RMS amplitude in the input's units (volts for a channel in volts).
+    pub rms: f64,
+}
+
+/// What the analyser found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MainsReport {
+    /// 50 or 60: the nominal mains frequency with more power.
+    pub nominal_hz: f64,
+    /// Refined fundamental frequency, Hz.
+    pub fundamental_hz: f64,
+    /// RMS of the fundamental in input units (peak amplitude = `rms * √2`).
+    pub fundamental_rms: f64,
+    /// Fundamental RMS in µV, assuming the input is in volts.
+    pub fundamental_uv_rms: f64,
+    /// Fundamental and harmonics (the first entry is the fundamental).
+    pub lines: Vec<MainsLine>,
+    /// RMS of the whole (mean-removed) input, same units.
+    pub total_rms: f64,
+}
+
+/// A ready analyser (holds the FFT plan for one block length).
+pub struct MainsAnalyzer {
+    fs: f64,
+    harmonics: usize,
+}
+
+impl std::fmt::Debug for MainsAnalyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MainsAnalyzer").field("fs", &self.fs).field("harmonics", &self.harmonics).finish()
+    }
+}
+
+impl MainsConfig {
+    /// Validates and builds the analyser.
+    ///
+    /// # Errors
+    /// Bad sample rate (must also exceed 2 × 60 Hz), `harmonics == 0`.
+    pub fn build(&self) -> Result<MainsAnalyzer, DspError> {
+        let fs = check_fs(self.sample_rate_hz)?;
+        if fs <= 130.0 {
+            return Err(DspError::Parameter { name: "sample_rate_hz", rule: "> 130 Hz to see 60 Hz mains", value: fs });
+        }
+        if self.harmonics == 0 {
+            return Err(DspError::Parameter { name: "harmonics", rule: ">= 1", value: 0.0 });
+        }
+        Ok(MainsAnalyzer { fs, harmonics: self.harmonics })
+    }
+}
+
+impl MainsAnalyzer {
+    /// Analyses a block (≥ 100 ms is needed to tell 50 from 60 Hz reliably).
+    ///
+    /// # Errors
+    /// [`DspError::TooShort`] when the block spans less than 5 cycles of 50 Hz (100 ms).
+    pub fn analyze(&self, x: &[f64]) -> Result<MainsReport, DspError> {
+        let n = x.len();
+        let min = (0.1 * self.fs).ceil() as usize;
+        if n < min {
+            return Err(DspError::TooShort { len: n, padlen: min });
+        }
+        let mean = x.iter().sum::<f64>() / n as f64;
+        let nfft = (4 * n).next_power_of_two();
+        let mut planner = RealFftPlanner::<f64>::new();
+        let fft: Arc<dyn RealToComplex<f64>> = planner.plan_fft_forward(nfft);
+        let mut buf = fft.make_input_vec();
+        for (i, (b, &v)) in buf.iter_mut().zip(x).enumerate() {
+            let w = 0.5 - 0.5 * (2.0 * PI * i as f64 / (n - 1).max(1) as f64).cos();
+            *b = (v - mean) * w;
+        }
+        let mut spec = fft.make_output_vec();
+        // Lengths come from the plan itself, so process cannot fail here.
+        if fft.process(&mut buf, &mut spec).is_err() {
+            return Err(DspError::BufferLength { name: "fft", expected: nfft, got: buf.len() });
+        }
+        let df = self.fs / nfft as f64;
+        let mag2: Vec<f64> = spec.iter().map(|c| c.norm_sqr()).collect();
+        // Peak power within ±3 % of each nominal frequency (and its first harmonics).
+        let band_peak = |f: f64| -> (usize, f64) {
+            let lo = ((f * 0.97) / df).floor() as usize;
+            let hi = (((f * 1.03) / df).ceil() as usize).min(mag2.len() - 1);
+            (lo..=hi).fold((lo, 0.0), |acc, i| if mag2[i] > acc.1 { (i, mag2[i]) } else { acc })
+        };
+        let (k50, p50) = band_peak(50.0);
+        let (k60, p60) = band_peak(60.0);
+        let (nominal, k) = if p60 > p50 { (60.0, k60) } else { (50.0, k50) };
+        // Parabolic interpolation of log power around the peak bin.
+        let refined = if k > 0 && k + 1 < mag2.len() {
+            let (a, b, c) = (mag2[k - 1].max(1e-300).ln(), mag2[k].max(1e-300).ln(), mag2[k + 1].max(1e-300).ln());
+            let den = a - 2.0 * b + c;
+            let delta = if den.abs() > 0.0 { 0.5 * (a - c) / den } else { 0.0 };
+            (k as f64 + delta.clamp(-0.5, 0.5)) * df
+        } else {
+            nominal
+        };
+        let mut lines = Vec::with_capacity(self.harmonics);
+        for h in 1..=self.harmonics {
+            let f = refined * h as f64;
+            if f >= self.fs / 2.0 {
+                break;
+            }
+            lines.push(MainsLine { harmonic: h, freq_hz: f, rms: lsq_rms(x, mean, f, self.fs) });
+        }
+        let fundamental_rms = lines.first().map_or(0.0, |l| l.rms);
+        let total_rms = (x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64).sqrt();
+        Ok(MainsReport {
+            nominal_hz: nominal,
+            fundamental_hz: refined,
+            fundamental_rms,
+            fundamental_uv_rms: fundamental_rms * 1e6,
+            lines,
+            total_rms,
+        })
+    }
+}
+
+/// Least-squares fit of `a cos ωt + b sin ωt` to the mean-removed data; returns the RMS `√((a²+b²)/2)`.
+fn lsq_rms(x: &[f64], mean: f64, f: f64, fs: f64) -> f64 {
+    let w = 2.0 * PI * f / fs;
+    let (mut cc, mut ss, mut cs, mut xc, mut xs) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (i, &v) in x.iter().enumerate() {
+        let (s, c) = (w * i as f64).sin_cos();
+        let v = v - mean;
+        cc += c * c;
+        ss += s * s;
+        cs += c * s;
+        xc += v * c;
+        xs += v * s;
+    }
+    let det = cc * ss - cs * cs;
+    if det.abs() < 1e-12 {
+        return 0.0;
+    }
+    let a = (xc * ss - xs * cs) / det;
+    let b = (xs * cc - xc * cs) / det;
+    ((a * a + b * b) / 2.0).sqrt()
+}

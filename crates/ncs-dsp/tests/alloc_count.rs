@@ -1,0 +1,1 @@
+//! alloc_count tests.
