@@ -335,6 +335,16 @@ pub struct PatientSummary {
     pub differential: Vec<EntityAssessment>,
 }
 
+/// A finding for the evidence text: its JSON spelling, or "unknown".
+fn show<T: Serialize>(v: &Option<T>) -> String {
+    match v {
+        None => "unknown".into(),
+        Some(x) => serde_json::to_string(x)
+            .map(|t| t.trim_matches('"').to_string())
+            .unwrap_or_else(|_| "?".into()),
+    }
+}
+
 fn crit(id: &str, text: &str, status: Status, evidence: impl Into<String>) -> Criterion {
     Criterion {
         id: id.into(),
@@ -733,8 +743,11 @@ fn efns(
             "progressive focal asymmetric weakness in the territory of ≥ 2 nerves for > 1 month",
             core1,
             format!(
-                "pattern {:?}, progressive {:?}, territories {:?}, duration {:?} months",
-                f.weakness_pattern, f.progressive, territories, f.duration_months
+                "pattern {}, progressive {}, territories {}, duration {} months",
+                show(&f.weakness_pattern),
+                show(&f.progressive),
+                show(&territories),
+                show(&f.duration_months)
             ),
         ),
         crit(
@@ -747,13 +760,16 @@ fn efns(
             "exclusion-umn",
             "no upper-motor-neuron signs",
             from_bool(f.upper_motor_neuron_signs.map(|x| !x)),
-            format!("upper-motor-neuron signs {:?}", f.upper_motor_neuron_signs),
+            format!(
+                "upper-motor-neuron signs {}",
+                show(&f.upper_motor_neuron_signs)
+            ),
         ),
         crit(
             "exclusion-bulbar",
             "no marked bulbar involvement",
             from_bool(f.bulbar_signs.map(|x| !x)),
-            format!("bulbar signs {:?}", f.bulbar_signs),
+            format!("bulbar signs {}", show(&f.bulbar_signs)),
         ),
         crit(
             "exclusion-sensory",
@@ -766,8 +782,8 @@ fn efns(
             "no diffuse symmetric weakness in the first weeks",
             from_bool(f.diffuse_symmetric_weakness_at_onset.map(|x| !x)),
             format!(
-                "diffuse symmetric weakness at onset {:?}",
-                f.diffuse_symmetric_weakness_at_onset
+                "diffuse symmetric weakness at onset {}",
+                show(&f.diffuse_symmetric_weakness_at_onset)
             ),
         ),
     ];
@@ -840,53 +856,53 @@ fn efns(
         "supportive-arms",
         "arms mainly affected",
         from_bool(f.limbs.map(|l| l == LimbPredominance::Arms)),
-        format!("limbs {:?}", f.limbs),
+        format!("limbs {}", show(&f.limbs)),
     ));
     c.push(crit(
         "supportive-reflexes",
         "reduced tendon reflexes in affected limbs",
         from_bool(f.reduced_reflexes),
-        format!("{:?}", f.reduced_reflexes),
+        show(&f.reduced_reflexes),
     ));
     c.push(crit(
         "supportive-no-cranial",
         "no cranial nerve involvement",
         from_bool(f.cranial_nerve_involvement.map(|x| !x)),
         format!(
-            "cranial nerve involvement {:?}",
-            f.cranial_nerve_involvement
+            "cranial nerve involvement {}",
+            show(&f.cranial_nerve_involvement)
         ),
     ));
     c.push(crit(
         "supportive-cramps",
         "cramps or fasciculations in affected limbs",
         from_bool(f.cramps_or_fasciculations),
-        format!("{:?}", f.cramps_or_fasciculations),
+        show(&f.cramps_or_fasciculations),
     ));
     let lab = [
         (
             "supportive-lab-csf",
             "CSF protein < 1 g/L",
             csf,
-            format!("{:?} g/L", f.csf_protein_g_l),
+            format!("{} g/L", show(&f.csf_protein_g_l)),
         ),
         (
             "supportive-lab-gm1",
             "raised IgM anti-GM1",
             f.anti_gm1_raised,
-            format!("{:?}", f.anti_gm1_raised),
+            show(&f.anti_gm1_raised),
         ),
         (
             "supportive-lab-mri",
             "MRI T2 hyperintensity of the brachial plexus",
             f.mri_plexus_t2_hyperintensity,
-            format!("{:?}", f.mri_plexus_t2_hyperintensity),
+            show(&f.mri_plexus_t2_hyperintensity),
         ),
         (
             "supportive-lab-ivig",
             "objective improvement after IVIG",
             f.ivig_improvement,
-            format!("{:?}", f.ivig_improvement),
+            show(&f.ivig_improvement),
         ),
     ];
     let mut lab_met = 0;
@@ -1007,8 +1023,9 @@ fn aaem(
             "weakness without objective sensory loss in the territory of ≥ 2 motor nerves (diffuse symmetric weakness at onset excludes)",
             weakness,
             format!(
-                "territories {:?}; {sens_ev}; diffuse symmetric onset {:?}",
-                f.weak_nerve_territories, f.diffuse_symmetric_weakness_at_onset
+                "territories {}; {sens_ev}; diffuse symmetric onset {}",
+                show(&f.weak_nerve_territories),
+                show(&f.diffuse_symmetric_weakness_at_onset)
             ),
         ),
         crit(
@@ -1046,7 +1063,7 @@ fn aaem(
             "aaem-5",
             "no upper-motor-neuron signs",
             from_bool(f.upper_motor_neuron_signs.map(|x| !x)),
-            format!("{:?}", f.upper_motor_neuron_signs),
+            show(&f.upper_motor_neuron_signs),
         ),
     ];
     let others = all(&[c[0].status, c[3].status, c[4].status, c[5].status]);
@@ -1123,7 +1140,7 @@ fn differential(
     let a = asym == Status::Met;
     rows.push((
         "lower motor neuron weakness",
-        f.weakness_pattern.map(|p| format!("{p:?}")),
+        f.weakness_pattern.map(|p| show(&Some(p))),
         [
             (
                 "asymmetric, focal, multifocal",
@@ -1146,7 +1163,7 @@ fn differential(
     let is = |x: LimbPredominance| l == Some(x);
     rows.push((
         "limbs",
-        l.map(|x| format!("{x:?}")),
+        l.map(|x| show(&Some(x))),
         [
             ("arms > legs", pick(lk, if is(LimbPredominance::Arms) { F } else { C }), None),
             (
@@ -1166,7 +1183,7 @@ fn differential(
     let equal = d == Some(Distribution::Equal);
     rows.push((
         "distribution",
-        d.map(|x| format!("{x:?}")),
+        d.map(|x| show(&Some(x))),
         [
             (
                 "distal > proximal",
@@ -1214,7 +1231,7 @@ fn differential(
     let sy = s == Some(SensoryLoss::Present);
     rows.push((
         "sensory deficits",
-        s.map(|x| format!("{x:?}")),
+        s.map(|x| show(&Some(x))),
         [
             ("no", pick(sk, no(sy)), None),
             ("yes", pick(sk, yes(sy)), None),
@@ -1359,7 +1376,13 @@ fn differential(
     let improved = ivy || sty;
     rows.push((
         "treatment response",
-        tk.then(|| format!("IVIG improvement {iv:?}, steroid improvement {st:?}")),
+        tk.then(|| {
+            format!(
+                "IVIG improvement {}, steroid improvement {}",
+                show(&iv),
+                show(&st)
+            )
+        }),
         [
             (
                 "IVIG first line",

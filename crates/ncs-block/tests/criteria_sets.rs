@@ -238,3 +238,33 @@ fn every_grade_carries_reasons_naming_the_set() {
         }
     }
 }
+
+mod props {
+    use ncs_block::criteria::{CriteriaSet, GradeInput, BUILTIN_NAMES};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A larger reduction never gives a lower grade (same duration, distal amplitude and
+        /// segment), for every set.
+        #[test]
+        fn grade_is_monotone_in_the_reduction(
+            a in 0.0f64..100.0, b in 0.0f64..100.0,
+            dur in -40.0f64..80.0, distal in 0.2f64..10.0, set in 0usize..3,
+        ) {
+            let s = CriteriaSet::by_name(BUILTIN_NAMES[set]).expect("set");
+            let g = |r: f64| s.grade(&GradeInput {
+                nerve: "median",
+                distal_site: "wrist",
+                proximal_site: "elbow",
+                area_reduction_pct: Some(r),
+                amplitude_reduction_pct: Some(r),
+                peak_to_peak_reduction_pct: Some(r),
+                duration_increase_pct: Some(dur),
+                distal_amplitude_mv: Some(distal),
+                lln_amplitude_mv: Some(4.0),
+            }).grade;
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            prop_assert!(g(lo) <= g(hi), "{lo} → {:?}, {hi} → {:?}", g(lo), g(hi));
+        }
+    }
+}
