@@ -20,7 +20,7 @@ fn stream(format: SampleFormat) -> Vec<u8> {
     let mut samples = [0i32; 160];
     for f in 0..FRAMES {
         for (i, s) in samples.iter_mut().enumerate() {
-            *s = ((f * 160 + i) as i32 * 7919) % 30_000 - 15_000;
+            *s = (((f * 160 + i) as i64 * 7919) % 30_000 - 15_000) as i32;
         }
         let h = DataHeader::new(f as u32, (f * 20) as u64, 8, format);
         let n = encode_data_frame(&h, &samples, &mut out).expect("valid frame");
