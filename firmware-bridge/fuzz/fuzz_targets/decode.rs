@@ -18,7 +18,12 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(Frame::Data(d)) = r {
                 let n = d.samples_into(&mut out).expect("a frame fits 4096 samples");
                 assert_eq!(n, d.sample_frames() * usize::from(d.header().channels));
-                assert!(d.header().marks.as_slice().iter().all(|&m| usize::from(m) < d.sample_frames()));
+                assert!(d
+                    .header()
+                    .marks
+                    .as_slice()
+                    .iter()
+                    .all(|&m| usize::from(m) < d.sample_frames()));
             }
         });
     }
