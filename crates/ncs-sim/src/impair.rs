@@ -110,6 +110,10 @@ pub struct Impairments {
     /// Amplifier rails (±mV): the recorded signal is clipped there.
     #[serde(default)]
     pub rail_mv: Option<f64>,
+    /// Fraction of the stimulus artefact that also reaches the other recording channels of a
+    /// study (0 = the artefact is on the stimulated nerve's channel only).
+    #[serde(default)]
+    pub artefact_crosstalk: f64,
 }
 
 impl Impairments {
@@ -183,6 +187,12 @@ impl Impairments {
                 a.tail_fraction,
             )?;
         }
+        check(
+            (0.0..=1.0).contains(&self.artefact_crosstalk),
+            "artefact_crosstalk",
+            "in 0..=1",
+            self.artefact_crosstalk,
+        )?;
         if let Some(r) = self.rail_mv {
             check(r > 0.0, "rail_mv", "> 0", r)?;
         }

@@ -206,6 +206,13 @@ impl StudySource {
         self.pos
     }
 
+    /// Response and artefact samples currently held for playback (a few sweep windows at
+    /// most, however long the study): the stream's memory does not grow with its length.
+    pub fn buffered_samples(&self) -> usize {
+        self.active.iter().map(|a| a.samples.len()).sum::<usize>()
+            + self.cache.as_ref().map_or(0, |(_, b)| b.len())
+    }
+
     /// Frames the sweep window has before / after the stimulus instant.
     pub fn window_frames(&self) -> (usize, usize) {
         (self.pre, self.post)
@@ -256,18 +263,34 @@ impl StudySource {
                 buf
             }
         };
-        if let Some(a) = &self.scenario.impairments.artefact {
-            add_artefact(
-                a,
-                s.intensity_ma,
-                self.scenario.sample_rate_hz,
-                self.pre,
-                &mut samples,
-            );
+        let start = s.sample_index - self.pre as u64;
+        let channel = s.channel;
+        let intensity = s.intensity_ma;
+        let imp = &self.scenario.impairments;
+        let fs = self.scenario.sample_rate_hz;
+        if let Some(a) = &imp.artefact {
+            add_artefact(a, intensity, fs, self.pre, &mut samples);
+            if imp.artefact_crosstalk > 0.0 {
+                let mut other = vec![0.0; self.pre + self.post];
+                add_artefact(
+                    a,
+                    intensity * imp.artefact_crosstalk,
+                    fs,
+                    self.pre,
+                    &mut other,
+                );
+                for c in (0..self.scenario.channels).filter(|&c| c != channel) {
+                    self.active.push_back(Active {
+                        start,
+                        channel: c,
+                        samples: other.clone(),
+                    });
+                }
+            }
         }
         self.active.push_back(Active {
-            start: s.sample_index - self.pre as u64,
-            channel: s.channel,
+            start,
+            channel,
             samples,
         });
     }

@@ -250,3 +250,52 @@ fn mmn_has_definite_blocks_in_two_nerves_and_normal_dispersion_scenarios_do_not(
         .iter()
         .all(|s| disp.models()[s.nerve_index].conducting_fraction(s.site_index) == 1.0));
 }
+
+#[test]
+fn memory_does_not_grow_with_the_study() {
+    let mut sc = scenario("mmn").expect("builtin");
+    sc.channels = 8;
+    sc.sample_rate_hz = 4_000.0;
+    sc.impairments.artefact_crosstalk = 0.1;
+    let mut src = StudySource::new(&sc).expect("ok");
+    let (pre, post) = src.window_frames();
+    let window = pre + post;
+    let mut buf = vec![0.0f32; 4000 * src.channel_count()];
+    let mut most = 0;
+    let mut frames = 0u64;
+    loop {
+        let n = src.fill(&mut buf);
+        if n == 0 {
+            break;
+        }
+        frames += n as u64;
+        most = most.max(src.buffered_samples());
+    }
+    assert_eq!(frames, src.total_frames());
+    assert!(src.total_frames() > 300 * 4000, "a long study");
+    // At most one stimulus's windows (8 channels with crosstalk) plus the cached response.
+    assert!(most <= 9 * window, "{most} samples held, window {window}");
+}
+
+#[test]
+fn crosstalk_puts_a_scaled_artefact_on_the_other_channels() {
+    let mut sc = short();
+    sc.impairments = Impairments {
+        artefact: Some(ncs_sim::Artefact::default()),
+        artefact_crosstalk: 0.25,
+        ..Impairments::default()
+    };
+    let src = StudySource::new(&sc).expect("ok");
+    let data = drain(&mut StudySource::new(&sc).expect("ok"), 500);
+    let s = &src.stimuli()[0];
+    let f = s.sample_index as usize * 3;
+    let spike = 0.3e-3 * s.intensity_ma;
+    assert!(((data[f] as f64) / spike - 1.0).abs() < 1e-5);
+    assert!(
+        ((data[f + 1] as f64) / (0.25 * spike) - 1.0).abs() < 1e-5,
+        "{} {} {}",
+        data[f],
+        data[f + 1],
+        spike
+    );
+}

@@ -72,6 +72,7 @@ fn same_seed_same_sweep_other_seed_other_noise() {
         }),
         artefact: Some(Artefact::default()),
         rail_mv: None,
+        artefact_crosstalk: 0.0,
     };
     let a = cfg.generate().expect("valid");
     let b = cfg.generate().expect("valid");
