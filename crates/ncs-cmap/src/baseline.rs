@@ -45,6 +45,30 @@ impl Baseline {
         v
     }
 
+    /// Writes `sign · (x[i] − model(i)) · scale` for every sample into `out`. The mains phase
+    /// advances by rotation rather than a sine and cosine per sample, which dominated the cost
+    /// of measuring a sweep.
+    pub(crate) fn residual_into(&self, x: &[f64], sign: f64, scale: f64, out: &mut Vec<f64>) {
+        out.clear();
+        let k = sign * scale;
+        let slope = self.coef[1] / self.scale;
+        let offset = self.coef[0] - slope * self.center;
+        match self.omega {
+            None => out.extend(
+                x.iter()
+                    .enumerate()
+                    .map(|(i, &xi)| k * (xi - (offset + slope * i as f64))),
+            ),
+            Some(w) => {
+                let mut rot = Rotor::new(w, 0);
+                out.extend(x.iter().enumerate().map(|(i, &xi)| {
+                    let (sn, cs) = rot.next();
+                    k * (xi - (offset + slope * i as f64 + self.coef[2] * sn + self.coef[3] * cs))
+                }));
+            }
+        }
+    }
+
     /// Change of the drift term from sample `a` to sample `b` (volts).
     pub(crate) fn drift_between(&self, a: usize, b: usize) -> f64 {
         self.coef[1] * (b as f64 - a as f64) / self.scale
@@ -60,88 +84,126 @@ impl Baseline {
     }
 }
 
-/// Least-squares fit of the chosen terms over `ranges` (half-open index ranges of `x`).
-/// Returns the model and its residual sum of squares, or `None` if the regressors are collinear
-/// over these samples.
-fn fit(
-    x: &[f64],
-    ranges: &[(usize, usize)],
-    drift: bool,
-    omega: Option<f64>,
-) -> Option<(Baseline, f64, usize)> {
-    let n: usize = ranges.iter().map(|(a, b)| b - a).sum();
-    let lo = ranges.iter().map(|r| r.0).min()?;
-    let hi = ranges.iter().map(|r| r.1).max()?;
-    let center = 0.5 * (lo + hi) as f64;
-    let scale = ((hi - lo) as f64 * 0.5).max(1.0);
-    let p = if omega.is_some() {
-        4
-    } else if drift {
-        2
-    } else {
-        1
-    };
-    if n <= p + 1 {
-        return None;
-    }
-    let mut ata = [[0.0; P]; P];
-    let mut atb = [0.0; P];
-    let mut row = [0.0; P];
-    for &(a, b) in ranges {
-        for (i, &y) in x.iter().enumerate().take(b).skip(a) {
-            row[0] = 1.0;
-            row[1] = if drift {
-                (i as f64 - center) / scale
-            } else {
-                0.0
-            };
-            if let Some(w) = omega {
-                let ph = w * i as f64;
-                row[2] = ph.sin();
-                row[3] = ph.cos();
-            }
-            for r in 0..p {
-                atb[r] += row[r] * y;
-                for c in 0..=r {
-                    ata[r][c] += row[r] * row[c];
+/// Regressor sums over the quiet samples, gathered in one pass for every candidate model:
+/// regressors are 1, t (scaled index) and, per mains candidate, sin and cos.
+struct Sums {
+    n: usize,
+    center: f64,
+    scale: f64,
+    /// Gram matrix entries among [1, t, s₁, c₁, s₂, c₂] and their products with y.
+    g: [[f64; 6]; 6],
+    gy: [f64; 6],
+    yy: f64,
+    omegas: [f64; 2],
+    n_mains: usize,
+}
+
+impl Sums {
+    fn gather(x: &[f64], ranges: &[(usize, usize)], omegas: &[f64]) -> Option<Sums> {
+        let n: usize = ranges.iter().map(|(a, b)| b - a).sum();
+        let lo = ranges.iter().map(|r| r.0).min()?;
+        let hi = ranges.iter().map(|r| r.1).max()?;
+        let center = 0.5 * (lo + hi) as f64;
+        let scale = ((hi - lo) as f64 * 0.5).max(1.0);
+        let m = omegas.len().min(2);
+        // Always accumulate all six regressors (unused ones stay zero): constant loop bounds let
+        // the compiler unroll the Gram update, which is the measurement's hottest loop.
+        let mut g = [[0.0; 6]; 6];
+        let mut gy = [0.0; 6];
+        let mut yy = 0.0;
+        let mut row = [0.0; 6];
+        for &(a, b) in ranges {
+            let mut rots = [
+                Rotor::new(omegas.first().copied().unwrap_or(0.0), a),
+                Rotor::new(omegas.get(1).copied().unwrap_or(0.0), a),
+            ];
+            for (i, &y) in x.iter().enumerate().take(b).skip(a) {
+                row[0] = 1.0;
+                row[1] = (i as f64 - center) / scale;
+                for (c, rot) in rots.iter_mut().enumerate().take(m) {
+                    (row[2 + 2 * c], row[3 + 2 * c]) = rot.next();
+                }
+                yy += y * y;
+                for r in 0..6 {
+                    gy[r] += row[r] * y;
+                    for c in 0..6 {
+                        g[r][c] += row[r] * row[c];
+                    }
                 }
             }
         }
+        let mut omega_arr = [0.0; 2];
+        omega_arr[..m].copy_from_slice(&omegas[..m]);
+        Some(Sums {
+            n,
+            center,
+            scale,
+            g,
+            gy,
+            yy,
+            omegas: omega_arr,
+            n_mains: m,
+        })
     }
-    for r in 0..p {
-        for c in r + 1..p {
-            ata[r][c] = ata[c][r];
+
+    /// Solves the model with regressors `idx` (indices into [1, t, s₁, c₁, s₂, c₂]); returns
+    /// the model and its residual sum of squares.
+    fn solve(&self, drift: bool, mains: Option<usize>) -> Option<(Baseline, f64)> {
+        let mut idx = [0usize; 4];
+        let mut p = 1;
+        if drift {
+            idx[p] = 1;
+            p += 1;
         }
-    }
-    // Without a drift term the slope column is all zero: pin it so the system stays solvable.
-    if !drift {
-        ata[1][1] = 1.0;
-        atb[1] = 0.0;
-    }
-    if !solve_spd(&mut ata, &mut atb, p) {
-        return None;
-    }
-    let mut model = Baseline {
-        coef: atb,
-        center,
-        scale,
-        omega,
-        mains_hz: None,
-        drift,
-        sigma: 0.0,
-    };
-    if !drift {
-        model.coef[1] = 0.0;
-    }
-    let mut rss = 0.0;
-    for &(a, b) in ranges {
-        for (i, &y) in x.iter().enumerate().take(b).skip(a) {
-            let r = y - model.at(i);
-            rss += r * r;
+        if let Some(m) = mains {
+            idx[p] = 2 + 2 * m;
+            idx[p + 1] = 3 + 2 * m;
+            p += 2;
         }
+        if self.n <= p + 1 {
+            return None;
+        }
+        let mut a = [[0.0; P]; P];
+        let mut b = [0.0; P];
+        for r in 0..p {
+            b[r] = self.gy[idx[r]];
+            for c in 0..p {
+                let (hi, lo) = if idx[r] >= idx[c] {
+                    (idx[r], idx[c])
+                } else {
+                    (idx[c], idx[r])
+                };
+                a[r][c] = self.g[hi][lo];
+            }
+        }
+        let rhs = b;
+        if !solve_spd(&mut a, &mut b, p) {
+            return None;
+        }
+        // RSS = yᵀy − βᵀXᵀy for the least-squares solution.
+        let rss = (self.yy - (0..p).map(|r| b[r] * rhs[r]).sum::<f64>()).max(0.0);
+        let mut coef = [0.0; P];
+        coef[0] = b[0];
+        let mut q = 1;
+        if drift {
+            coef[1] = b[q];
+            q += 1;
+        }
+        if mains.is_some() {
+            coef[2] = b[q];
+            coef[3] = b[q + 1];
+        }
+        let model = Baseline {
+            coef,
+            center: self.center,
+            scale: self.scale,
+            omega: mains.map(|m| self.omegas[m]),
+            mains_hz: None,
+            drift,
+            sigma: (rss / (self.n - p) as f64).sqrt(),
+        };
+        Some((model, rss))
     }
-    model.sigma = (rss / (n - p) as f64).sqrt();
-    Some((model, rss, n))
 }
 
 /// Whether a bigger model's RSS improves on a smaller one's significantly.
@@ -154,8 +216,8 @@ fn significant(rss_small: f64, rss_big: f64, extra: usize, n: usize, p_big: usiz
 }
 
 /// Fits the baseline over `ranges`, keeping a drift and a mains term only where significant.
-/// `mains` lists candidate mains frequencies (Hz); a mains term is only tried when the samples
-/// span at least one period.
+/// `mains` lists candidate mains frequencies (Hz, at most two); a mains term is only tried when
+/// the samples span at least one period.
 pub(crate) fn fit_baseline(
     x: &[f64],
     ranges: &[(usize, usize)],
@@ -163,6 +225,19 @@ pub(crate) fn fit_baseline(
     mains: &[f64],
     allow_drift: bool,
 ) -> Baseline {
+    let lo = ranges.iter().map(|r| r.0).min().unwrap_or(0);
+    let hi = ranges.iter().map(|r| r.1).max().unwrap_or(0);
+    let span_s = (hi - lo) as f64 / sample_rate_hz;
+    let mut freqs = [0.0; 2];
+    let mut omegas = [0.0; 2];
+    let mut m = 0;
+    for &f in mains.iter().take(2) {
+        if span_s * f >= 1.0 && f < 0.5 * sample_rate_hz {
+            freqs[m] = f;
+            omegas[m] = std::f64::consts::TAU * f / sample_rate_hz;
+            m += 1;
+        }
+    }
     let fallback = || {
         let (a, b) = ranges[0];
         let n = (b - a).max(1) as f64;
@@ -176,39 +251,34 @@ pub(crate) fn fit_baseline(
             ..Baseline::default()
         }
     };
-    let Some((constant, rss0, n)) = fit(x, ranges, false, None) else {
+    let Some(sums) = Sums::gather(x, ranges, &omegas[..m]) else {
         return fallback();
     };
-    let mut best = constant;
-    let mut best_rss = rss0;
-    let mut best_p = 1;
-    if let Some((lin, rss1, _)) = fit(x, ranges, true, None).filter(|_| allow_drift) {
-        if significant(rss0, rss1, 1, n, 2) {
-            best = lin;
-            best_rss = rss1;
-            best_p = 2;
-        }
-    }
-    let lo = ranges.iter().map(|r| r.0).min().unwrap_or(0);
-    let hi = ranges.iter().map(|r| r.1).max().unwrap_or(0);
-    let span_s = (hi - lo) as f64 / sample_rate_hz;
-    let mut mains_best: Option<(Baseline, f64, f64)> = None;
-    for &f in mains {
-        if span_s * f < 1.0 || f >= 0.5 * sample_rate_hz {
-            continue;
-        }
-        let omega = std::f64::consts::TAU * f / sample_rate_hz;
-        if let Some((m, rss, _)) = fit(x, ranges, allow_drift, Some(omega)) {
-            if mains_best.as_ref().is_none_or(|(_, r, _)| rss < *r) {
-                mains_best = Some((m, rss, f));
+    let n = sums.n;
+    let Some((constant, rss0)) = sums.solve(false, None) else {
+        return fallback();
+    };
+    let (mut best, mut best_rss, mut best_p) = (constant, rss0, 1);
+    if allow_drift {
+        if let Some((lin, rss1)) = sums.solve(true, None) {
+            if significant(rss0, rss1, 1, n, 2) {
+                (best, best_rss, best_p) = (lin, rss1, 2);
             }
         }
     }
-    if let Some((mut m, rss, f)) = mains_best {
+    let mut mains_best: Option<(Baseline, f64, f64)> = None;
+    for c in 0..sums.n_mains {
+        if let Some((model, rss)) = sums.solve(allow_drift, Some(c)) {
+            if mains_best.as_ref().is_none_or(|(_, r, _)| rss < *r) {
+                mains_best = Some((model, rss, freqs[c]));
+            }
+        }
+    }
+    if let Some((mut model, rss, f)) = mains_best {
         let p = if allow_drift { 4 } else { 3 };
         if significant(best_rss, rss, p - best_p, n, p) {
-            m.mains_hz = Some(f);
-            best = m;
+            model.mains_hz = Some(f);
+            best = model;
         }
     }
     best
@@ -248,5 +318,35 @@ mod tests {
         for i in 150..400 {
             assert!((b.at(i) - (f(i) - noise(i))).abs() < 2e-6, "sample {i}");
         }
+    }
+}
+
+/// sin(ω·i), cos(ω·i) for consecutive i, by rotating a unit vector (one sine and cosine at the
+/// start; the rounding drift over a sweep is ~1e-13).
+struct Rotor {
+    s: f64,
+    c: f64,
+    ds: f64,
+    dc: f64,
+}
+
+impl Rotor {
+    fn new(omega: f64, start: usize) -> Self {
+        let ph = omega * start as f64;
+        Rotor {
+            s: ph.sin(),
+            c: ph.cos(),
+            ds: omega.sin(),
+            dc: omega.cos(),
+        }
+    }
+
+    #[inline]
+    fn next(&mut self) -> (f64, f64) {
+        let out = (self.s, self.c);
+        let s = self.s * self.dc + self.c * self.ds;
+        self.c = self.c * self.dc - self.s * self.ds;
+        self.s = s;
+        out
     }
 }

@@ -165,6 +165,7 @@ impl Measurer {
         let mut pass = self.pass(x, fs, &model, s, b_end, search_start, scratch);
         // Refit the baseline over pre-stimulus and post-response samples together (step 8),
         // twice at most: the second refit uses the response's end as found after the first.
+        let mut last_ranges = [(0usize, 0usize); 3];
         for _ in 0..2 {
             let Some(f) = pass.found else { break };
             // Quiet samples: the baseline, the window between the artefact and 1 ms before the
@@ -188,6 +189,11 @@ impl Measurer {
             if k == 1 {
                 break;
             }
+            // The same quiet samples give the same model: nothing left to refine.
+            if ranges == last_ranges {
+                break;
+            }
+            last_ranges = ranges;
             let ranges = &ranges[..k];
             let refit = fit_baseline(x, ranges, fs, mains_candidates, true);
             if !(refit.drift || refit.mains_hz.is_some()) {
@@ -286,12 +292,7 @@ impl Measurer {
     ) -> Pass {
         let n = x.len();
         let sign = self.sign();
-        scratch.u.clear();
-        scratch.u.extend(
-            x.iter()
-                .enumerate()
-                .map(|(i, &xi)| sign * (xi - model.at(i)) * 1e3),
-        );
+        model.residual_into(x, sign, 1e3, &mut scratch.u);
         scratch.v.clear();
         scratch.v.resize(n, 0.0);
         let Scratch { u, v, kernel } = scratch;
