@@ -284,6 +284,36 @@ pub(crate) fn fit_baseline(
     best
 }
 
+/// sin(ω·i), cos(ω·i) for consecutive i, by rotating a unit vector (one sine and cosine at the
+/// start; the rounding drift over a sweep is ~1e-13).
+struct Rotor {
+    s: f64,
+    c: f64,
+    ds: f64,
+    dc: f64,
+}
+
+impl Rotor {
+    fn new(omega: f64, start: usize) -> Self {
+        let ph = omega * start as f64;
+        Rotor {
+            s: ph.sin(),
+            c: ph.cos(),
+            ds: omega.sin(),
+            dc: omega.cos(),
+        }
+    }
+
+    #[inline]
+    fn next(&mut self) -> (f64, f64) {
+        let out = (self.s, self.c);
+        let s = self.s * self.dc + self.c * self.ds;
+        self.c = self.c * self.dc - self.s * self.ds;
+        self.s = s;
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,35 +348,5 @@ mod tests {
         for i in 150..400 {
             assert!((b.at(i) - (f(i) - noise(i))).abs() < 2e-6, "sample {i}");
         }
-    }
-}
-
-/// sin(ω·i), cos(ω·i) for consecutive i, by rotating a unit vector (one sine and cosine at the
-/// start; the rounding drift over a sweep is ~1e-13).
-struct Rotor {
-    s: f64,
-    c: f64,
-    ds: f64,
-    dc: f64,
-}
-
-impl Rotor {
-    fn new(omega: f64, start: usize) -> Self {
-        let ph = omega * start as f64;
-        Rotor {
-            s: ph.sin(),
-            c: ph.cos(),
-            ds: omega.sin(),
-            dc: omega.cos(),
-        }
-    }
-
-    #[inline]
-    fn next(&mut self) -> (f64, f64) {
-        let out = (self.s, self.c);
-        let s = self.s * self.dc + self.c * self.ds;
-        self.c = self.c * self.dc - self.s * self.ds;
-        self.s = s;
-        out
     }
 }
