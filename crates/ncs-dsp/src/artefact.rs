@@ -19,22 +19,28 @@
 //! 4. **Out of the blue**: every sample of the `pre_ms` before the core stays within
 //!    `pre_ratio`·|h| of the baseline (a motor-unit potential has initial phases, a stimulus is
 //!    given on a resting baseline).
-//! 5. **Settles at once**: from the second sample after the core for `post_ms` (< 2 ms, before
+//! 5. **Settles at once**: 0.2 ms (at least one sample) after the core (or after an opposite
+//!    phase that directly follows it, for biphasic pulses, within the same width limit) for `post_ms` (< 2 ms, before
 //!    any response can start) the signal stays within `post_ratio`·|h| of the baseline (a MUP
 //!    continues with its terminal phases).
-//! 6. **Band-limited**: a one-sample core must show the ADC's anti-alias ringing: both neighbours
-//!    on the opposite side of the baseline, on average ≥ `lobe_ratio`·|h|. A lone sample that
-//!    leaves its neighbours at the baseline is a digital glitch (such markers exist in public
-//!    EMG records), not a stimulus.
-//! 7. **Refractory**: a hit within `refractory_ms` of the previous one is ignored.
+//! 6. **Band-limited**: a one-sample core must spill into a neighbour: at least one of the two
+//!    samples beside it deviates from the baseline by ≥ `lobe_ratio`·|h| (either sign). A real
+//!    transient passes the amplifier's anti-alias filter and spreads or rings; a lone sample that
+//!    leaves both neighbours at the baseline is a digital glitch (such markers exist in public
+//!    EMG records), not a stimulus. This assumes an amplifier bandwidth of at least ~fs/4 (so
+//!    that the artefact still rises within one sample, rule 3).
+//! 7. **From rest**: the local baseline lies within |h|/2 of the channel's level (the median of
+//!    the last noise window). A stimulus is given with the muscle at rest; a transient from a
+//!    baseline displaced by more than half its own size happens amid a large excursion (e.g. a
+//!    clipped or wrapped-around potential) where it cannot be told from a glitch.
+//! 8. **Refractory**: a hit within `refractory_ms` of the previous one is ignored.
 //!
 //! The reported index is the first sample of the core (for a one-sample spike, the spike).
 //!
 //! Expected results on the public recordings (`/work/shared/data`, channel in volts as stored):
-//! all three `emgdb_*` needle-EMG files give no stimulus except one int16 wrap-around
-//! glitch in `emgdb_neuropathy` at sample 122812 (a 2-sample dip from the positive rail);
+//! all three `emgdb_*` needle-EMG files give no stimulus;
 //! `motometrics_biceps_1` gives 59 of its 60 stimuli (sample 1268 of each 5000-sample sweep),
-//! `_3` 17 of 60 and `_2` 4 of 60, all at sample 1268 of a sweep and no false hit. In files 2 and
+//! `_3` 15 of 60 and `_2` 3 of 60, all at sample 1268 of a sweep and no false hit. In files 2 and
 //! 3 the artefact (≈ 15–30 σ) often rides on ongoing activity as large as itself and is not
 //! separable by shape; file 2's `/intervals/stimuli` lists sample 1254, 14 samples before the
 //! artefact that the sweep average shows at 1268.
@@ -58,7 +64,7 @@ pub struct ArtefactConfig {
     pub pre_ratio: f64,
     /// Largest deviation allowed after the artefact, fraction of its peak (default 0.25).
     pub post_ratio: f64,
-    /// Smallest mean opposite-sign neighbour of a one-sample core, fraction (default 0.3).
+    /// Smallest deviation of a neighbour of a one-sample core, fraction of its peak (default 0.3).
     pub lobe_ratio: f64,
     /// Minimum interval between two stimuli, ms (default 20).
     pub refractory_ms: f64,
@@ -108,6 +114,7 @@ impl ArtefactConfig {
             w,
             p,
             q,
+            settle: ((0.2e-3 * fs).round() as usize).max(1),
             nw,
             pre_ratio: self.pre_ratio,
             post_ratio: self.post_ratio,
@@ -124,6 +131,7 @@ pub struct ArtefactDetector {
     w: usize,
     p: usize,
     q: usize,
+    settle: usize,
     nw: usize,
     pre_ratio: f64,
     post_ratio: f64,
@@ -139,6 +147,7 @@ pub struct ArtefactState {
     pos: u64,
     next: u64,
     sigma: Option<f64>,
+    level: f64,
     last: Option<u64>,
     skip_until: u64,
 }
@@ -156,18 +165,19 @@ impl ArtefactState {
 
 impl ArtefactDetector {
     fn lookahead(&self) -> u64 {
-        (self.w + self.q + 3) as u64
+        (2 * self.w + self.settle + self.q + 3) as u64
     }
 
     /// A fresh state (allocates its ring and scratch once).
     pub fn new_state(&self) -> ArtefactState {
-        let cap = self.nw + self.p + self.w + self.q + 16;
+        let cap = self.nw + self.p + 2 * self.w + self.settle + self.q + 16;
         ArtefactState {
             ring: vec![0.0; cap],
             scratch: vec![0.0; self.nw.max(self.p)],
             pos: 0,
             next: (self.p + 3) as u64,
             sigma: None,
+            level: 0.0,
             last: None,
             skip_until: 0,
         }
@@ -179,12 +189,13 @@ impl ArtefactDetector {
         state.pos = 0;
         state.next = (self.p + 3) as u64;
         state.sigma = None;
+        state.level = 0.0;
         state.last = None;
         state.skip_until = 0;
     }
 
     /// Pushes a block; calls `on_stimulus(absolute_index)` for each artefact found. Decisions
-    /// lag the input by `max_width + post + 3` samples and wait for the first noise window;
+    /// lag the input by `2 × max_width + 0.2 ms + post + 3` samples and wait for the first noise window;
     /// the results do not depend on how the input is split. Never allocates, never fails.
     pub fn process(&self, state: &mut ArtefactState, block: &[f64], mut on_stimulus: impl FnMut(u64)) {
         let cap = state.ring.len() as u64;
@@ -235,9 +246,14 @@ impl ArtefactDetector {
         out
     }
 
-    /// 1.4826 × MAD of the first difference of samples `[start, start + n)`.
+    /// 1.4826 × MAD of the first difference of samples `[start, start + n)`; also updates the
+    /// channel level (their median).
     fn noise(&self, st: &mut ArtefactState, start: u64, n: usize) -> f64 {
         let cap = st.ring.len() as u64;
+        for i in 0..n {
+            st.scratch[i] = st.ring[((start + i as u64) % cap) as usize];
+        }
+        st.level = median(&mut st.scratch[..n]);
         let m = n - 1;
         for i in 0..m {
             let a = st.ring[((start + i as u64) % cap) as usize];
@@ -283,6 +299,12 @@ impl ArtefactDetector {
                 m = j;
             }
         }
+        // A biphasic pulse: if an earlier opposite phase is nearly as large (≥ 80 %), it is the
+        // start of the artefact and becomes the core.
+        let hm = x(m) - b;
+        if let Some(j) = (n - 1..m).find(|&j| (x(j) - b) * hm.signum() <= -0.8 * hm.abs()) {
+            m = (j..m).fold(j, |a, k| if (x(k) - b).abs() > (x(a) - b).abs() && (x(k) - b) * hm < 0.0 { k } else { a });
+        }
         let h = x(m) - b;
         let ah = h.abs();
         if ah < thr {
@@ -301,6 +323,15 @@ impl ArtefactDetector {
         if ce - cs + 1 > w || (ce == n + w && dev(ce + 1) >= ah / 2.0) {
             return None;
         }
+        // A biphasic (charge-balanced) pulse: an opposite phase right after the core belongs to
+        // the artefact, as long as the whole stays within the width limit.
+        let mut ae = ce;
+        while ae < ce + w && ae - cs + 1 < w && dev(ae + 1) <= -ah / 2.0 {
+            ae += 1;
+        }
+        if ae > ce && dev(ae + 1) <= -ah / 2.0 {
+            return None;
+        }
         let steep_in = (x(cs) - x(cs - 1)) * sgn >= 0.6 * ah;
         let steep_out = (x(ce) - x(ce + 1)) * sgn >= 0.4 * ah;
         if !steep_in || !steep_out || dev(cs - 1) > self.pre_ratio * ah {
@@ -310,20 +341,23 @@ impl ArtefactDetector {
             return None;
         }
         let q = self.q as u64;
-        if (ce + 2..ce + 2 + q).any(|i| (x(i) - b).abs() > self.post_ratio * ah) {
+        let from = ae + 1 + self.settle as u64;
+        if (from..from + q).any(|i| (x(i) - b).abs() > self.post_ratio * ah) {
             return None;
         }
         if cs == ce {
-            let (l1, l2) = (-dev(cs - 1), -dev(ce + 1));
-            if l1 <= 0.0 || l2 <= 0.0 || (l1 + l2) / 2.0 < self.lobe * ah {
+            if dev(cs - 1).abs().max(dev(ce + 1).abs()) < self.lobe * ah {
                 return None;
             }
+        }
+        if (b - st.level).abs() > 0.5 * ah {
+            return None;
         }
         if st.last.is_some_and(|l| cs - l < self.refractory) {
             return None;
         }
         st.last = Some(cs);
-        st.skip_until = ce + 1;
+        st.skip_until = ae + 1;
         Some(cs)
     }
 }

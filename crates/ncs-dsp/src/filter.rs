@@ -174,27 +174,28 @@ impl Cascade {
         group_delay_samples(&self.sections, f_hz, self.fs) * 1e3 / self.fs
     }
 
-    /// A single representative delay, ms: the `|H|²`-weighted mean group delay over 400
-    /// log-spaced frequencies from 1 Hz (or fs/10⁵) to 0.49·fs, counting only frequencies
-    /// where `|H| ≥ 1/√2` (the pass band), so notch and stop bands do not distort it.
+    /// A single representative delay, ms: the group delay at the geometric centre
+    /// `√(f₁·f₂)` of the pass band, where `f₁`, `f₂` are the lowest and highest of 2000
+    /// log-spaced frequencies (1 Hz to 0.49·fs) with `|H| ≥ 1/√2`. For the clinical band-pass
+    /// 2 Hz–3 kHz that is ≈ 77 Hz, near the bulk of a CMAP's energy. (If the centre falls on a
+    /// notch, the delay 1 % above it is used.)
     pub fn representative_delay_ms(&self) -> f64 {
-        let lo = (self.fs * 1e-5).max(1.0).min(self.fs * 0.01);
-        let hi = 0.49 * self.fs;
-        let n = 400;
-        let (mut num, mut den) = (0.0, 0.0);
+        let (lo, hi) = (1.0f64.min(self.fs * 1e-3), 0.49 * self.fs);
+        let n = 2000;
+        let mut band: Option<(f64, f64)> = None;
         for i in 0..n {
             let f = lo * (hi / lo).powf(i as f64 / (n - 1) as f64);
-            let g2 = self.frequency_response(f).norm_sqr();
-            let tau = self.group_delay_ms(f);
-            if g2 >= 0.5 && tau.is_finite() {
-                num += g2 * tau;
-                den += g2;
+            if self.frequency_response(f).norm_sqr() >= 0.5 {
+                band = Some(band.map_or((f, f), |(a, _)| (a, f)));
             }
         }
-        if den > 0.0 {
-            num / den
+        let (f1, f2) = band.unwrap_or((lo, hi));
+        let fc = (f1 * f2).sqrt();
+        let d = self.group_delay_ms(fc);
+        if d.is_finite() {
+            d
         } else {
-            self.group_delay_ms(lo)
+            self.group_delay_ms(fc * 1.01)
         }
     }
 
