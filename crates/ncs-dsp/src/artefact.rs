@@ -197,7 +197,12 @@ impl ArtefactDetector {
     /// Pushes a block; calls `on_stimulus(absolute_index)` for each artefact found. Decisions
     /// lag the input by `2 × max_width + 0.2 ms + post + 3` samples and wait for the first noise window;
     /// the results do not depend on how the input is split. Never allocates, never fails.
-    pub fn process(&self, state: &mut ArtefactState, block: &[f64], mut on_stimulus: impl FnMut(u64)) {
+    pub fn process(
+        &self,
+        state: &mut ArtefactState,
+        block: &[f64],
+        mut on_stimulus: impl FnMut(u64),
+    ) {
         let cap = state.ring.len() as u64;
         for &x in block {
             state.ring[(state.pos % cap) as usize] = x;
@@ -303,7 +308,13 @@ impl ArtefactDetector {
         // start of the artefact and becomes the core.
         let hm = x(m) - b;
         if let Some(j) = (n - 1..m).find(|&j| (x(j) - b) * hm.signum() <= -0.8 * hm.abs()) {
-            m = (j..m).fold(j, |a, k| if (x(k) - b).abs() > (x(a) - b).abs() && (x(k) - b) * hm < 0.0 { k } else { a });
+            m = (j..m).fold(j, |a, k| {
+                if (x(k) - b).abs() > (x(a) - b).abs() && (x(k) - b) * hm < 0.0 {
+                    k
+                } else {
+                    a
+                }
+            });
         }
         let h = x(m) - b;
         let ah = h.abs();
@@ -345,10 +356,8 @@ impl ArtefactDetector {
         if (from..from + q).any(|i| (x(i) - b).abs() > self.post_ratio * ah) {
             return None;
         }
-        if cs == ce {
-            if dev(cs - 1).abs().max(dev(ce + 1).abs()) < self.lobe * ah {
-                return None;
-            }
+        if cs == ce && dev(cs - 1).abs().max(dev(ce + 1).abs()) < self.lobe * ah {
+            return None;
         }
         if (b - st.level).abs() > 0.5 * ah {
             return None;

@@ -64,7 +64,11 @@ impl FilterSpec {
                 check_freq("cutoff_hz", cutoff_hz, fs)?;
                 Ok(butter(order, Band::High(cutoff_hz), fs))
             }
-            FilterSpec::Bandpass { order, low_hz, high_hz } => {
+            FilterSpec::Bandpass {
+                order,
+                low_hz,
+                high_hz,
+            } => {
                 check_order(order)?;
                 check_freq("low_hz", low_hz, fs)?;
                 check_freq("high_hz", high_hz, fs)?;
@@ -97,7 +101,11 @@ fn check_freq(name: &'static str, f: f64, fs: f64) -> Result<(), DspError> {
     if f.is_finite() && f > 0.0 && f < nyquist_hz {
         Ok(())
     } else {
-        Err(DspError::Frequency { name, value_hz: f, nyquist_hz })
+        Err(DspError::Frequency {
+            name,
+            value_hz: f,
+            nyquist_hz,
+        })
     }
 }
 
@@ -115,7 +123,14 @@ fn iirnotch(f0: f64, q: f64, fs: f64) -> Section {
     let beta = (bw / 2.0).tan();
     let gain = 1.0 / (1.0 + beta);
     let c = w0.cos();
-    [gain, gain * (-2.0 * c), gain, 1.0, -2.0 * gain * c, 2.0 * gain - 1.0]
+    [
+        gain,
+        gain * (-2.0 * c),
+        gain,
+        1.0,
+        -2.0 * gain * c,
+        2.0 * gain - 1.0,
+    ]
 }
 
 /// Smith's complex division, as numpy does it (the naive formula loses bits).
@@ -228,9 +243,16 @@ fn cplxreal(mut z: Vec<C>) -> (Vec<C>, Vec<C>) {
     }
     let tol = 100.0 * f64::EPSILON;
     // np.lexsort((abs(imag), real)) is a stable sort on (real, |imag|).
-    z.sort_by(|a, b| a.re.total_cmp(&b.re).then(a.im.abs().total_cmp(&b.im.abs())));
+    z.sort_by(|a, b| {
+        a.re.total_cmp(&b.re)
+            .then(a.im.abs().total_cmp(&b.im.abs()))
+    });
     let is_r = |x: &C| x.im.abs() <= tol * x.norm();
-    let zr: Vec<C> = z.iter().filter(|x| is_r(x)).map(|x| C::new(x.re, 0.0)).collect();
+    let zr: Vec<C> = z
+        .iter()
+        .filter(|x| is_r(x))
+        .map(|x| C::new(x.re, 0.0))
+        .collect();
     let rest: Vec<C> = z.iter().filter(|x| !is_r(x)).copied().collect();
     let mut zp: Vec<C> = rest.iter().filter(|x| x.im > 0.0).copied().collect();
     let mut zn: Vec<C> = rest.iter().filter(|x| x.im < 0.0).copied().collect();
@@ -249,7 +271,11 @@ fn cplxreal(mut z: Vec<C>) -> (Vec<C>, Vec<C>) {
         }
         start = stop;
     }
-    let zc = zp.iter().zip(&zn).map(|(&a, &b)| (a + b.conj()) / 2.0).collect();
+    let zc = zp
+        .iter()
+        .zip(&zn)
+        .map(|(&a, &b)| (a + b.conj()) / 2.0)
+        .collect();
     (zc, zr)
 }
 
@@ -384,7 +410,8 @@ pub fn frequency_response(sections: &[Section], f_hz: f64, fs_hz: f64) -> C {
     let h = (w / 2.0).sin();
     let u = C::new(-2.0 * h * h, -w.sin());
     let u2 = u * u;
-    let eval = |c0: f64, c1: f64, c2: f64| C::new(c0 + c1 + c2, 0.0) + u * (c1 + 2.0 * c2) + u2 * c2;
+    let eval =
+        |c0: f64, c1: f64, c2: f64| C::new(c0 + c1 + c2, 0.0) + u * (c1 + 2.0 * c2) + u2 * c2;
     sections.iter().fold(C::new(1.0, 0.0), |acc, s| {
         acc * cdiv(eval(s[0], s[1], s[2]), eval(s[3], s[4], s[5]))
     })
@@ -402,7 +429,10 @@ pub fn group_delay_samples(sections: &[Section], f_hz: f64, fs_hz: f64) -> f64 {
         let dp = z1 * c1 + z2 * (2.0 * c2);
         (dp / p).re
     };
-    sections.iter().map(|s| tau(s[0], s[1], s[2]) - tau(s[3], s[4], s[5])).sum()
+    sections
+        .iter()
+        .map(|s| tau(s[0], s[1], s[2]) - tau(s[3], s[4], s[5]))
+        .sum()
 }
 
 /// Poles of one section (roots of `a0 z² + a1 z + a2`), for stability checks.
@@ -413,5 +443,8 @@ pub fn section_poles(s: &Section) -> [C; 2] {
     }
     let disc = C::new(a1 * a1 - 4.0 * a0 * a2, 0.0);
     let r = csqrt(disc);
-    [(C::new(-a1, 0.0) + r) / (2.0 * a0), (C::new(-a1, 0.0) - r) / (2.0 * a0)]
+    [
+        (C::new(-a1, 0.0) + r) / (2.0 * a0),
+        (C::new(-a1, 0.0) - r) / (2.0 * a0),
+    ]
 }

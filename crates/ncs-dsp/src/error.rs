@@ -110,7 +110,11 @@ pub(crate) fn check_pos(name: &'static str, value: f64) -> Result<f64, DspError>
     if value.is_finite() && value > 0.0 {
         Ok(value)
     } else {
-        Err(DspError::Parameter { name, rule: "finite and > 0", value })
+        Err(DspError::Parameter {
+            name,
+            rule: "finite and > 0",
+            value,
+        })
     }
 }
 
@@ -119,6 +123,10 @@ pub(crate) fn check_nonneg(name: &'static str, value: f64) -> Result<f64, DspErr
     if value.is_finite() && value >= 0.0 {
         Ok(value)
     } else {
-        Err(DspError::Parameter { name, rule: "finite and >= 0", value })
+        Err(DspError::Parameter {
+            name,
+            rule: "finite and >= 0",
+            value,
+        })
     }
 }

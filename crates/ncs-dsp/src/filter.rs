@@ -122,7 +122,11 @@ impl Cascade {
         }
         let mut out = Vec::with_capacity(sections.len());
         for (index, s) in sections.iter().enumerate() {
-            let bad = |reason| DspError::Section { index, reason, coefficients: *s };
+            let bad = |reason| DspError::Section {
+                index,
+                reason,
+                coefficients: *s,
+            };
             if s.iter().any(|c| !c.is_finite()) {
                 return Err(bad("coefficients must be finite"));
             }
@@ -136,7 +140,11 @@ impl Cascade {
             }
             out.push(n);
         }
-        Ok(Self { fs, channels, sections: out })
+        Ok(Self {
+            fs,
+            channels,
+            sections: out,
+        })
     }
 
     /// Sample rate, Hz.
@@ -202,7 +210,12 @@ impl Cascade {
     /// Filters one interleaved frame (`channels` samples). Shorter slices process only the
     /// channels present in both; never allocates, never fails.
     #[inline]
-    pub fn process_frame<T: Sample>(&self, state: &mut CascadeState, input: &[T], output: &mut [T]) {
+    pub fn process_frame<T: Sample>(
+        &self,
+        state: &mut CascadeState,
+        input: &[T],
+        output: &mut [T],
+    ) {
         let ch = self.channels.min(state.channels);
         let work = &mut state.work[..ch];
         for (w, x) in work.iter_mut().zip(input) {
@@ -217,10 +230,19 @@ impl Cascade {
     /// Filters whole interleaved frames from `input` into `output`; returns the number of
     /// frames processed (`min(input.len(), output.len()) / channels`). Bit-identical to calling
     /// [`Cascade::process_frame`] on each frame. Never allocates, never fails.
-    pub fn process<T: Sample>(&self, state: &mut CascadeState, input: &[T], output: &mut [T]) -> usize {
+    pub fn process<T: Sample>(
+        &self,
+        state: &mut CascadeState,
+        input: &[T],
+        output: &mut [T],
+    ) -> usize {
         let ch = self.channels;
         let frames = input.len().min(output.len()) / ch;
-        for (fi, fo) in input.chunks_exact(ch).zip(output.chunks_exact_mut(ch)).take(frames) {
+        for (fi, fo) in input
+            .chunks_exact(ch)
+            .zip(output.chunks_exact_mut(ch))
+            .take(frames)
+        {
             self.process_frame(state, fi, fo);
         }
         frames

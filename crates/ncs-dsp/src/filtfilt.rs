@@ -24,7 +24,11 @@ impl ZeroPhase {
         let zeros_a = sections.iter().filter(|s| s[5] == 0.0).count();
         let ntaps = 2 * n + 1 - zeros_b.min(zeros_a);
         let zi = sosfilt_zi(&sections);
-        Self { sections, zi, padlen: 3 * ntaps }
+        Self {
+            sections,
+            zi,
+            padlen: 3 * ntaps,
+        }
     }
 
     /// Same filter with an explicit edge padding length (scipy's `padlen=`; 0 = no padding).
@@ -65,18 +69,34 @@ impl ZeroPhase {
     /// # Errors
     /// [`DspError::TooShort`] when `x.len() <= padlen`; [`DspError::BufferLength`] when `out`
     /// or `scratch` has the wrong size.
-    pub fn filtfilt_into(&self, x: &[f64], out: &mut [f64], scratch: &mut [f64]) -> Result<(), DspError> {
+    pub fn filtfilt_into(
+        &self,
+        x: &[f64],
+        out: &mut [f64],
+        scratch: &mut [f64],
+    ) -> Result<(), DspError> {
         let n = x.len();
         let edge = self.padlen;
         if n <= edge || n == 0 {
-            return Err(DspError::TooShort { len: n, padlen: edge });
+            return Err(DspError::TooShort {
+                len: n,
+                padlen: edge,
+            });
         }
         if out.len() != n {
-            return Err(DspError::BufferLength { name: "out", expected: n, got: out.len() });
+            return Err(DspError::BufferLength {
+                name: "out",
+                expected: n,
+                got: out.len(),
+            });
         }
         let total = n + 2 * edge;
         if scratch.len() < total {
-            return Err(DspError::BufferLength { name: "scratch", expected: total, got: scratch.len() });
+            return Err(DspError::BufferLength {
+                name: "scratch",
+                expected: total,
+                got: scratch.len(),
+            });
         }
         let ext = &mut scratch[..total];
         // Odd extension: 2*x[0] − x[edge..0], x, 2*x[n−1] − x[n−2 .. n−2−edge].

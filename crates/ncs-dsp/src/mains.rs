@@ -1,6 +1,7 @@
 //! Mains interference (50/60 Hz and harmonics) estimated with an FFT over a sweep or a longer
 //! block: a Hann-windowed, zero-padded real FFT finds which of 50 or 60 Hz is present and
-//! refines the frequency; amplitudes then come from a least-squares sinusoid fit at each
+//! refines the frequency (parabolic peak interpolation, then the frequency that maximises the
+//! least-squares fit); amplitudes then come from a least-squares sinusoid fit at each
 //! harmonic of the refined frequency, so they do not suffer the window's scalloping loss.
 
 use crate::error::{check_fs, DspError};
@@ -54,7 +55,10 @@ pub struct MainsAnalyzer {
 
 impl std::fmt::Debug for MainsAnalyzer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MainsAnalyzer").field("fs", &self.fs).field("harmonics", &self.harmonics).finish()
+        f.debug_struct("MainsAnalyzer")
+            .field("fs", &self.fs)
+            .field("harmonics", &self.harmonics)
+            .finish()
     }
 }
 
@@ -66,12 +70,23 @@ impl MainsConfig {
     pub fn build(&self) -> Result<MainsAnalyzer, DspError> {
         let fs = check_fs(self.sample_rate_hz)?;
         if fs <= 130.0 {
-            return Err(DspError::Parameter { name: "sample_rate_hz", rule: "> 130 Hz to see 60 Hz mains", value: fs });
+            return Err(DspError::Parameter {
+                name: "sample_rate_hz",
+                rule: "> 130 Hz to see 60 Hz mains",
+                value: fs,
+            });
         }
         if self.harmonics == 0 {
-            return Err(DspError::Parameter { name: "harmonics", rule: ">= 1", value: 0.0 });
+            return Err(DspError::Parameter {
+                name: "harmonics",
+                rule: ">= 1",
+                value: 0.0,
+            });
         }
-        Ok(MainsAnalyzer { fs, harmonics: self.harmonics })
+        Ok(MainsAnalyzer {
+            fs,
+            harmonics: self.harmonics,
+        })
     }
 }
 
@@ -84,7 +99,10 @@ impl MainsAnalyzer {
         let n = x.len();
         let min = (0.1 * self.fs).ceil() as usize;
         if n < min {
-            return Err(DspError::TooShort { len: n, padlen: min });
+            return Err(DspError::TooShort {
+                len: n,
+                padlen: min,
+            });
         }
         let mean = x.iter().sum::<f64>() / n as f64;
         let nfft = (4 * n).next_power_of_two();
@@ -98,7 +116,11 @@ impl MainsAnalyzer {
         let mut spec = fft.make_output_vec();
         // Lengths come from the plan itself, so process cannot fail here.
         if fft.process(&mut buf, &mut spec).is_err() {
-            return Err(DspError::BufferLength { name: "fft", expected: nfft, got: buf.len() });
+            return Err(DspError::BufferLength {
+                name: "fft",
+                expected: nfft,
+                got: buf.len(),
+            });
         }
         let df = self.fs / nfft as f64;
         let mag2: Vec<f64> = spec.iter().map(|c| c.norm_sqr()).collect();
@@ -106,28 +128,59 @@ impl MainsAnalyzer {
         let band_peak = |f: f64| -> (usize, f64) {
             let lo = ((f * 0.97) / df).floor() as usize;
             let hi = (((f * 1.03) / df).ceil() as usize).min(mag2.len() - 1);
-            (lo..=hi).fold((lo, 0.0), |acc, i| if mag2[i] > acc.1 { (i, mag2[i]) } else { acc })
+            (lo..=hi).fold(
+                (lo, 0.0),
+                |acc, i| if mag2[i] > acc.1 { (i, mag2[i]) } else { acc },
+            )
         };
         let (k50, p50) = band_peak(50.0);
         let (k60, p60) = band_peak(60.0);
         let (nominal, k) = if p60 > p50 { (60.0, k60) } else { (50.0, k50) };
         // Parabolic interpolation of log power around the peak bin.
         let refined = if k > 0 && k + 1 < mag2.len() {
-            let (a, b, c) = (mag2[k - 1].max(1e-300).ln(), mag2[k].max(1e-300).ln(), mag2[k + 1].max(1e-300).ln());
+            let (a, b, c) = (
+                mag2[k - 1].max(1e-300).ln(),
+                mag2[k].max(1e-300).ln(),
+                mag2[k + 1].max(1e-300).ln(),
+            );
             let den = a - 2.0 * b + c;
-            let delta = if den.abs() > 0.0 { 0.5 * (a - c) / den } else { 0.0 };
+            let delta = if den.abs() > 0.0 {
+                0.5 * (a - c) / den
+            } else {
+                0.0
+            };
             (k as f64 + delta.clamp(-0.5, 0.5)) * df
         } else {
             nominal
         };
-        let mut lines = Vec::with_capacity(self.harmonics);
-        for h in 1..=self.harmonics {
-            let f = refined * h as f64;
-            if f >= self.fs / 2.0 {
-                break;
+        // Polish the frequency: the joint least-squares fit (offset + all harmonics) explains
+        // the most power at the true frequency; golden-section search within ±1 padded bin.
+        let nh = (1..=self.harmonics)
+            .take_while(|&h| refined * h as f64 * 1.03 < self.fs / 2.0)
+            .count()
+            .max(1);
+        let (mut a, mut b) = (refined - df, refined + df);
+        let g = 0.618_033_988_749_895;
+        let power = |f: f64| fit_harmonics(x, f, nh, self.fs).1;
+        for _ in 0..40 {
+            let (c, d) = (b - g * (b - a), a + g * (b - a));
+            if power(c) > power(d) {
+                b = d;
+            } else {
+                a = c;
             }
-            lines.push(MainsLine { harmonic: h, freq_hz: f, rms: lsq_rms(x, mean, f, self.fs) });
         }
+        let refined = (a + b) / 2.0;
+        let (rms, _) = fit_harmonics(x, refined, nh, self.fs);
+        let lines: Vec<MainsLine> = rms
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| MainsLine {
+                harmonic: i + 1,
+                freq_hz: refined * (i + 1) as f64,
+                rms: r,
+            })
+            .collect();
         let fundamental_rms = lines.first().map_or(0.0, |l| l.rms);
         let total_rms = (x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64).sqrt();
         Ok(MainsReport {
@@ -141,24 +194,81 @@ impl MainsAnalyzer {
     }
 }
 
-/// Least-squares fit of `a cos ωt + b sin ωt` to the mean-removed data; returns the RMS `√((a²+b²)/2)`.
-fn lsq_rms(x: &[f64], mean: f64, f: f64, fs: f64) -> f64 {
+/// Joint least-squares fit of `c + Σₕ aₕ cos hωt + bₕ sin hωt` (h = 1..=nh); returns each
+/// harmonic's RMS `√((aₕ² + bₕ²)/2)` and the power the harmonics explain (to be maximised
+/// over `f`). Normal equations, solved by Gaussian elimination with
+/// partial pivoting (at most 2·nh + 1 unknowns).
+fn fit_harmonics(x: &[f64], f: f64, nh: usize, fs: f64) -> (Vec<f64>, f64) {
+    let m = 2 * nh + 1;
+    let mut ata = vec![0.0; m * m];
+    let mut atb = vec![0.0; m];
+    let mut row = vec![0.0; m];
     let w = 2.0 * PI * f / fs;
-    let (mut cc, mut ss, mut cs, mut xc, mut xs) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    // Work on mean-removed data: an electrode offset dwarfs the interference.
+    let mean = x.iter().sum::<f64>() / x.len() as f64;
     for (i, &v) in x.iter().enumerate() {
-        let (s, c) = (w * i as f64).sin_cos();
         let v = v - mean;
-        cc += c * c;
-        ss += s * s;
-        cs += c * s;
-        xc += v * c;
-        xs += v * s;
+        row[0] = 1.0;
+        let (s1, c1) = (w * i as f64).sin_cos();
+        let (mut s, mut c) = (s1, c1);
+        for h in 0..nh {
+            row[1 + 2 * h] = c;
+            row[2 + 2 * h] = s;
+            // Angle addition instead of sin_cos per harmonic.
+            let (sn, cn) = (s * c1 + c * s1, c * c1 - s * s1);
+            s = sn;
+            c = cn;
+        }
+        for r in 0..m {
+            atb[r] += row[r] * v;
+            for q in r..m {
+                ata[r * m + q] += row[r] * row[q];
+            }
+        }
     }
-    let det = cc * ss - cs * cs;
-    if det.abs() < 1e-12 {
-        return 0.0;
+    for r in 0..m {
+        for q in 0..r {
+            ata[r * m + q] = ata[q * m + r];
+        }
     }
-    let a = (xc * ss - xs * cs) / det;
-    let b = (xs * cc - xc * cs) / det;
-    ((a * a + b * b) / 2.0).sqrt()
+    let atb0 = atb.clone();
+    // Gaussian elimination.
+    for col in 0..m {
+        let piv = (col..m).fold(col, |p, r| {
+            if ata[r * m + col].abs() > ata[p * m + col].abs() {
+                r
+            } else {
+                p
+            }
+        });
+        if ata[piv * m + col].abs() < 1e-12 {
+            return (vec![0.0; nh], 0.0);
+        }
+        if piv != col {
+            for q in 0..m {
+                ata.swap(col * m + q, piv * m + q);
+            }
+            atb.swap(col, piv);
+        }
+        for r in col + 1..m {
+            let f = ata[r * m + col] / ata[col * m + col];
+            for q in col..m {
+                ata[r * m + q] -= f * ata[col * m + q];
+            }
+            atb[r] -= f * atb[col];
+        }
+    }
+    let mut sol = vec![0.0; m];
+    for r in (0..m).rev() {
+        let s: f64 = (r + 1..m).map(|q| ata[r * m + q] * sol[q]).sum();
+        sol[r] = (atb[r] - s) / ata[r * m + r];
+    }
+    // Power explained beyond a constant: SSE(constant only) − SSE(full) = solᵀAᵀx − n·x̄².
+    let n = x.len() as f64;
+    let explained: f64 =
+        sol.iter().zip(&atb0).map(|(s, b)| s * b).sum::<f64>() - atb0[0] * atb0[0] / n;
+    let rms = (0..nh)
+        .map(|h| ((sol[1 + 2 * h].powi(2) + sol[2 + 2 * h].powi(2)) / 2.0).sqrt())
+        .collect();
+    (rms, explained)
 }

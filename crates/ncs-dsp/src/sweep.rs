@@ -81,16 +81,28 @@ impl SweepConfig {
         let n = |ms: f64| (ms * 1e-3 * fs).round() as usize;
         let pre = n(self.pre_ms);
         if pre < 4 {
-            return Err(DspError::Parameter { name: "pre_ms", rule: "long enough for >= 4 baseline samples", value: self.pre_ms });
+            return Err(DspError::Parameter {
+                name: "pre_ms",
+                rule: "long enough for >= 4 baseline samples",
+                value: self.pre_ms,
+            });
         }
         let post = n(self.post_ms).max(1);
         let blank = n(self.max_blank_ms).max(1);
         let fit_end = n(self.tail_fit_end_ms);
         if fit_end <= blank {
-            return Err(DspError::Parameter { name: "tail_fit_end_ms", rule: "longer than max_blank_ms", value: self.tail_fit_end_ms });
+            return Err(DspError::Parameter {
+                name: "tail_fit_end_ms",
+                rule: "longer than max_blank_ms",
+                value: self.tail_fit_end_ms,
+            });
         }
         if fit_end >= post {
-            return Err(DspError::Parameter { name: "tail_fit_end_ms", rule: "shorter than post_ms", value: self.tail_fit_end_ms });
+            return Err(DspError::Parameter {
+                name: "tail_fit_end_ms",
+                rule: "shorter than post_ms",
+                value: self.tail_fit_end_ms,
+            });
         }
         Ok(SweepExtractor {
             fs,
@@ -165,7 +177,12 @@ impl SweepExtractor {
     ///
     /// # Errors
     /// [`DspError::WindowOutOfRange`] naming the requested and the available absolute indices.
-    pub fn extract(&self, data: &[f64], first_sample: u64, stimulus: u64) -> Result<Sweep, DspError> {
+    pub fn extract(
+        &self,
+        data: &[f64],
+        first_sample: u64,
+        stimulus: u64,
+    ) -> Result<Sweep, DspError> {
         let start = stimulus as i64 - self.pre as i64;
         let end = stimulus as i64 + self.post as i64;
         let avail_end = first_sample + data.len() as u64;
@@ -202,19 +219,27 @@ impl SweepExtractor {
         d.sort_by(f64::total_cmp);
         let sigma_d = (1.4826 * d[d.len() / 2]).max(f64::MIN_POSITIVE);
         let resid: Vec<f64> = x[..s].iter().map(|v| v - base).collect();
-        let sigma = (resid.iter().map(|v| v * v).sum::<f64>() / s as f64).sqrt().max(sigma_d / 2.0);
+        let sigma = (resid.iter().map(|v| v * v).sum::<f64>() / s as f64)
+            .sqrt()
+            .max(sigma_d / 2.0);
         let mut end = None;
-        if matches!(self.suppression, Suppression::Blank | Suppression::BlankAndSubtract) {
+        if matches!(
+            self.suppression,
+            Suppression::Blank | Suppression::BlankAndSubtract
+        ) {
             let e = self.settle(x, sigma_d);
             let (a, b) = (x[s - 1], x[e]);
             let span = (e - (s - 1)) as f64;
-            for i in s..e {
-                let t = (i - (s - 1)) as f64 / span;
-                x[i] = a + (b - a) * t;
+            for (k, v) in x[s..e].iter_mut().enumerate() {
+                let t = (k + 1) as f64 / span;
+                *v = a + (b - a) * t;
             }
             end = Some(e);
         }
-        if matches!(self.suppression, Suppression::SubtractTail | Suppression::BlankAndSubtract) {
+        if matches!(
+            self.suppression,
+            Suppression::SubtractTail | Suppression::BlankAndSubtract
+        ) {
             let from = end.unwrap_or(s + 1);
             self.subtract_tail(x, from, base, sigma);
         }
@@ -263,7 +288,11 @@ impl SweepExtractor {
                 ey += e * y;
             }
             let a = ey / ee;
-            let sse: f64 = win.iter().enumerate().map(|(k, &y)| (y - a * (-(k as f64) / tau).exp()).powi(2)).sum();
+            let sse: f64 = win
+                .iter()
+                .enumerate()
+                .map(|(k, &y)| (y - a * (-(k as f64) / tau).exp()).powi(2))
+                .sum();
             if best.is_none_or(|b| sse < b.0) {
                 best = Some((sse, a, tau));
             }

@@ -65,9 +65,16 @@ impl TriggerConfig {
     /// below `arm_level` for a rising edge, above it for a falling edge), negative refractory.
     pub fn build(&self) -> Result<TriggerDetector, DspError> {
         let fs = check_fs(self.sample_rate_hz)?;
-        for (name, v) in [("arm_level", self.arm_level), ("disarm_level", self.disarm_level)] {
+        for (name, v) in [
+            ("arm_level", self.arm_level),
+            ("disarm_level", self.disarm_level),
+        ] {
             if !v.is_finite() {
-                return Err(DspError::Parameter { name, rule: "finite", value: v });
+                return Err(DspError::Parameter {
+                    name,
+                    rule: "finite",
+                    value: v,
+                });
             }
         }
         let rising = self.edge == Edge::Rising;
@@ -104,7 +111,12 @@ impl TriggerDetector {
 
     /// Processes one block; calls `on_stimulus(absolute_index)` for each stimulus, where the
     /// index is the first sample past `arm_level`. Never allocates, never fails.
-    pub fn process(&self, state: &mut TriggerState, block: &[f64], mut on_stimulus: impl FnMut(u64)) {
+    pub fn process(
+        &self,
+        state: &mut TriggerState,
+        block: &[f64],
+        mut on_stimulus: impl FnMut(u64),
+    ) {
         for &x in block {
             let i = state.pos;
             state.pos += 1;

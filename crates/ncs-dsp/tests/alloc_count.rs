@@ -49,8 +49,15 @@ fn filter_process_calls_do_not_allocate() {
         sample_rate_hz: 20_000.0,
         channels: 8,
         stages: vec![
-            FilterSpec::Bandpass { order: 2, low_hz: 2.0, high_hz: 3000.0 },
-            FilterSpec::Notch { freq_hz: 50.0, q: 30.0 },
+            FilterSpec::Bandpass {
+                order: 2,
+                low_hz: 2.0,
+                high_hz: 3000.0,
+            },
+            FilterSpec::Notch {
+                freq_hz: 50.0,
+                q: 30.0,
+            },
         ],
     };
     let c = cfg.build().unwrap();
@@ -71,13 +78,21 @@ fn filter_process_calls_do_not_allocate() {
 
 #[test]
 fn detectors_do_not_allocate_per_block() {
-    let trig = TriggerConfig { sample_rate_hz: 5000.0, arm_level: 1.0, disarm_level: 0.5, edge: Edge::Rising, refractory_ms: 1.0 }
-        .build()
-        .unwrap();
+    let trig = TriggerConfig {
+        sample_rate_hz: 5000.0,
+        arm_level: 1.0,
+        disarm_level: 0.5,
+        edge: Edge::Rising,
+        refractory_ms: 1.0,
+    }
+    .build()
+    .unwrap();
     let art = ArtefactConfig::new(5000.0).build().unwrap();
     let mut ts = trig.new_state();
     let mut st = art.new_state();
-    let mut x: Vec<f64> = (0..20_000).map(|i| ((i * 7919) % 13) as f64 * 1e-3).collect();
+    let mut x: Vec<f64> = (0..20_000)
+        .map(|i| ((i * 7919) % 13) as f64 * 1e-3)
+        .collect();
     for k in (3000..20_000).step_by(2500) {
         x[k] = 5.0;
     }

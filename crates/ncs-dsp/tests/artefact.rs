@@ -47,7 +47,11 @@ fn amplifier(raw: &[f64], fs: f64, r: &mut Rng) -> Vec<f64> {
     let taps: Vec<f64> = (-half..=half)
         .map(|k| {
             let k = k as f64;
-            let sinc = if k == 0.0 { 0.7 } else { (0.7 * PI * k).sin() / (PI * k) };
+            let sinc = if k == 0.0 {
+                0.7
+            } else {
+                (0.7 * PI * k).sin() / (PI * k)
+            };
             sinc * (0.5 + 0.5 * (PI * k / (half as f64 + 1.0)).cos())
         })
         .collect();
@@ -75,7 +79,12 @@ fn simulate(fs: f64, seed: u64) -> Sim {
     let mut art = vec![0.0; n];
     let mut truth = Vec::new();
     let mut t = 0.6;
-    let shapes = [Shape::Spike, Shape::Saturating, Shape::Biphasic, Shape::WithTail];
+    let shapes = [
+        Shape::Spike,
+        Shape::Saturating,
+        Shape::Biphasic,
+        Shape::WithTail,
+    ];
     let mut k = 0;
     let mut phys = vec![0.0; n];
     while t < 2.8 {
@@ -91,23 +100,36 @@ fn simulate(fs: f64, seed: u64) -> Sim {
                 art[i - 1] = -sign * 1.2e-3;
                 art[i + 1] = -sign * 1.5e-3;
             }
-            Shape::Saturating => art[i..i + d(0.4)].iter_mut().for_each(|v| *v = sign * 40e-3),
+            Shape::Saturating => art[i..i + d(0.4)]
+                .iter_mut()
+                .for_each(|v| *v = sign * 40e-3),
             Shape::Biphasic => {
                 let w = d(0.1);
                 art[i..i + w].iter_mut().for_each(|v| *v = sign * 5e-3);
-                art[i + w..i + 2 * w].iter_mut().for_each(|v| *v = -sign * 5e-3);
+                art[i + w..i + 2 * w]
+                    .iter_mut()
+                    .for_each(|v| *v = -sign * 5e-3);
             }
             Shape::WithTail => {
                 let w = d(0.15);
                 art[i..i + w].iter_mut().for_each(|v| *v = sign * 4e-3);
-                for (j, v) in art[i + w..].iter_mut().enumerate().take((5e-3 * fs) as usize) {
+                for (j, v) in art[i + w..]
+                    .iter_mut()
+                    .enumerate()
+                    .take((5e-3 * fs) as usize)
+                {
                     *v += sign * 1.4e-3 * (-(j as f64) / (0.15e-3 * fs)).exp();
                 }
             }
         }
         truth.push(i as u64);
         // The evoked response, 3–6 ms later.
-        cmap(&mut phys, fs, t + 3e-3 + 3e-3 * r.uniform(), 2e-3 + 6e-3 * r.uniform());
+        cmap(
+            &mut phys,
+            fs,
+            t + 3e-3 + 3e-3 * r.uniform(),
+            2e-3 + 6e-3 * r.uniform(),
+        );
         t += 0.2 + 0.15 * r.uniform();
     }
     // Motor-unit potentials (main spike 0.3–1 ms, 50–800 µV), some right after a CMAP, and two
@@ -121,7 +143,14 @@ fn simulate(fs: f64, seed: u64) -> Sim {
         }) {
             continue;
         }
-        let (s, a) = if m < 2 { (1.5e-3, 2e-3) } else { (0.3e-3 + 0.7e-3 * r.uniform(), (50e-6 + 750e-6 * r.uniform()) * if r.uniform() < 0.5 { -1.0 } else { 1.0 }) };
+        let (s, a) = if m < 2 {
+            (1.5e-3, 2e-3)
+        } else {
+            (
+                0.3e-3 + 0.7e-3 * r.uniform(),
+                (50e-6 + 750e-6 * r.uniform()) * if r.uniform() < 0.5 { -1.0 } else { 1.0 },
+            )
+        };
         mup(&mut phys, fs, t0, s, a);
         m += 1;
     }
@@ -137,11 +166,22 @@ fn simulate(fs: f64, seed: u64) -> Sim {
 
 #[test]
 fn finds_every_simulated_artefact_and_nothing_else() {
-    for (fs, seed) in [(4000.0, 1), (5000.0, 2), (10_000.0, 3), (20_000.0, 4), (48_000.0, 5)] {
+    for (fs, seed) in [
+        (4000.0, 1),
+        (5000.0, 2),
+        (10_000.0, 3),
+        (20_000.0, 4),
+        (48_000.0, 5),
+    ] {
         let sim = simulate(fs, seed);
         let det = ArtefactConfig::new(fs).build().unwrap();
         let hits = det.detect_all(&sim.x);
-        assert_eq!(hits.len(), sim.truth.len(), "fs {fs}: hits {hits:?} truth {:?}", sim.truth);
+        assert_eq!(
+            hits.len(),
+            sim.truth.len(),
+            "fs {fs}: hits {hits:?} truth {:?}",
+            sim.truth
+        );
         for (h, t) in hits.iter().zip(&sim.truth) {
             assert!(h.abs_diff(*t) <= 1, "fs {fs}: hit {h} vs truth {t}");
         }
@@ -185,7 +225,10 @@ fn needle_emg_without_stimuli_gives_nothing() {
         let a = (50e-6 + 4e-3 * r.uniform()) * if r.uniform() < 0.5 { -1.0 } else { 1.0 };
         mup(&mut raw, fs, t0, s, a);
     }
-    let x: Vec<f64> = amplifier(&raw, fs, &mut r).into_iter().map(|v| v.clamp(-3.28e-3, 3.28e-3)).collect();
+    let x: Vec<f64> = amplifier(&raw, fs, &mut r)
+        .into_iter()
+        .map(|v| v.clamp(-3.28e-3, 3.28e-3))
+        .collect();
     let hits = ArtefactConfig::new(fs).build().unwrap().detect_all(&x);
     assert!(hits.is_empty(), "false stimuli at {hits:?}");
 }
@@ -200,14 +243,25 @@ fn lone_glitch_samples_are_not_stimuli() {
     for i in (3000..8000).step_by(1001) {
         x[i] = 100e-6;
     }
-    assert!(ArtefactConfig::new(fs).build().unwrap().detect_all(&x).is_empty());
+    assert!(ArtefactConfig::new(fs)
+        .build()
+        .unwrap()
+        .detect_all(&x)
+        .is_empty());
 }
 
 #[test]
 fn config_errors_name_the_parameter() {
     let mut c = ArtefactConfig::new(5000.0);
     c.threshold = 0.0;
-    assert_eq!(c.build().unwrap_err(), DspError::Parameter { name: "threshold", rule: "finite and > 0", value: 0.0 });
+    assert_eq!(
+        c.build().unwrap_err(),
+        DspError::Parameter {
+            name: "threshold",
+            rule: "finite and > 0",
+            value: 0.0
+        }
+    );
     let c = ArtefactConfig::new(-1.0);
     assert_eq!(c.build().unwrap_err(), DspError::SampleRate(-1.0));
 }

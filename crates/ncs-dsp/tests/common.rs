@@ -4,7 +4,10 @@
 pub fn assert_allclose(a: &[f64], b: &[f64], rtol: f64, atol: f64, what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: lengths differ");
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!((x - y).abs() <= atol + rtol * y.abs(), "{what}[{i}]: {x} vs {y} (rtol {rtol}, atol {atol})");
+        assert!(
+            (x - y).abs() <= atol + rtol * y.abs(),
+            "{what}[{i}]: {x} vs {y} (rtol {rtol}, atol {atol})"
+        );
     }
 }
 
@@ -42,7 +45,11 @@ pub fn golden() -> serde_json::Value {
 }
 
 pub fn f64s(v: &serde_json::Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 pub fn sections(v: &serde_json::Value) -> Vec<[f64; 6]> {

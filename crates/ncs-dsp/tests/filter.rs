@@ -8,8 +8,15 @@ fn acquisition_chain(channels: usize) -> Cascade {
         sample_rate_hz: 20_000.0,
         channels,
         stages: vec![
-            FilterSpec::Bandpass { order: 2, low_hz: 2.0, high_hz: 3000.0 },
-            FilterSpec::Notch { freq_hz: 50.0, q: 30.0 },
+            FilterSpec::Bandpass {
+                order: 2,
+                low_hz: 2.0,
+                high_hz: 3000.0,
+            },
+            FilterSpec::Notch {
+                freq_hz: 50.0,
+                q: 30.0,
+            },
         ],
     }
     .build()
@@ -98,12 +105,23 @@ fn partial_frames_are_left_alone() {
 #[test]
 fn group_delay_of_a_first_order_lowpass_matches_theory() {
     // One pole, zero at −1: H = k (1 + z⁻¹) / (1 + a1 z⁻¹); at DC τ = 0.5 − a1/(1 + a1).
-    let c = CascadeConfig { sample_rate_hz: 1000.0, channels: 1, stages: vec![FilterSpec::Lowpass { order: 1, cutoff_hz: 50.0 }] }
-        .build()
-        .unwrap();
+    let c = CascadeConfig {
+        sample_rate_hz: 1000.0,
+        channels: 1,
+        stages: vec![FilterSpec::Lowpass {
+            order: 1,
+            cutoff_hz: 50.0,
+        }],
+    }
+    .build()
+    .unwrap();
     let a1 = c.sections()[0][4];
     let expected_ms = (0.5 - a1 / (1.0 + a1)) * 1e3 / 1000.0;
-    assert!((c.group_delay_ms(1e-6) - expected_ms).abs() < 1e-9, "{} vs {expected_ms}", c.group_delay_ms(1e-6));
+    assert!(
+        (c.group_delay_ms(1e-6) - expected_ms).abs() < 1e-9,
+        "{} vs {expected_ms}",
+        c.group_delay_ms(1e-6)
+    );
     // The impulse response's centre of mass equals the DC group delay.
     let mut st = c.new_state();
     let mut x = vec![0.0f64; 4000];
@@ -120,25 +138,66 @@ fn representative_delay_is_the_delay_at_the_passband_centre() {
     let d = c.representative_delay_ms();
     let centre = (2.0f64 * 3000.0).sqrt();
     // The pass band found on the grid is within a grid step of the design corners.
-    let (a, b) = (c.group_delay_ms(centre * 0.99), c.group_delay_ms(centre * 1.01));
-    assert!(d >= a.min(b) && d <= a.max(b), "representative {d} ms vs {a}..{b} ms around {centre} Hz");
+    let (a, b) = (
+        c.group_delay_ms(centre * 0.99),
+        c.group_delay_ms(centre * 1.01),
+    );
+    assert!(
+        d >= a.min(b) && d <= a.max(b),
+        "representative {d} ms vs {a}..{b} ms around {centre} Hz"
+    );
     assert!(d > 0.0 && d < 10.0);
 }
 
 #[test]
 fn from_sections_rejects_bad_sections() {
-    assert_eq!(Cascade::from_sections(1000.0, 0, &[[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]]).unwrap_err(), DspError::Channels(0));
-    assert_eq!(Cascade::from_sections(1000.0, 1, &[]).unwrap_err(), DspError::NoSections);
+    assert_eq!(
+        Cascade::from_sections(1000.0, 0, &[[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]]).unwrap_err(),
+        DspError::Channels(0)
+    );
+    assert_eq!(
+        Cascade::from_sections(1000.0, 1, &[]).unwrap_err(),
+        DspError::NoSections
+    );
     let unstable = [1.0, 0.0, 0.0, 1.0, -2.5, 1.2];
     let e = Cascade::from_sections(1000.0, 1, &[unstable]).unwrap_err();
-    assert!(matches!(e, DspError::Section { index: 0, reason: "poles must lie inside the unit circle", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            DspError::Section {
+                index: 0,
+                reason: "poles must lie inside the unit circle",
+                ..
+            }
+        ),
+        "{e}"
+    );
     let e = Cascade::from_sections(1000.0, 1, &[[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]]).unwrap_err();
-    assert!(matches!(e, DspError::Section { reason: "a0 must be non-zero", .. }));
+    assert!(matches!(
+        e,
+        DspError::Section {
+            reason: "a0 must be non-zero",
+            ..
+        }
+    ));
     // a0 != 1 is normalised.
     let c = Cascade::from_sections(1000.0, 1, &[[2.0, 0.0, 0.0, 2.0, -1.0, 0.0]]).unwrap();
     assert_eq!(c.sections()[0], [1.0, 0.0, 0.0, 1.0, -0.5, 0.0]);
-    let e = CascadeConfig { sample_rate_hz: 1000.0, channels: 2, stages: vec![FilterSpec::Notch { freq_hz: 600.0, q: 30.0 }] }
-        .build()
-        .unwrap_err();
-    assert!(matches!(e, DspError::Frequency { name: "freq_hz", .. }));
+    let e = CascadeConfig {
+        sample_rate_hz: 1000.0,
+        channels: 2,
+        stages: vec![FilterSpec::Notch {
+            freq_hz: 600.0,
+            q: 30.0,
+        }],
+    }
+    .build()
+    .unwrap_err();
+    assert!(matches!(
+        e,
+        DspError::Frequency {
+            name: "freq_hz",
+            ..
+        }
+    ));
 }

@@ -27,9 +27,19 @@ fn spec(case: &serde_json::Value) -> FilterSpec {
     let order = case["order"].as_u64().unwrap() as usize;
     let wn = f64s(&case["wn"]);
     match case["btype"].as_str().unwrap() {
-        "lowpass" => FilterSpec::Lowpass { order, cutoff_hz: wn[0] },
-        "highpass" => FilterSpec::Highpass { order, cutoff_hz: wn[0] },
-        "bandpass" => FilterSpec::Bandpass { order, low_hz: wn[0], high_hz: wn[1] },
+        "lowpass" => FilterSpec::Lowpass {
+            order,
+            cutoff_hz: wn[0],
+        },
+        "highpass" => FilterSpec::Highpass {
+            order,
+            cutoff_hz: wn[0],
+        },
+        "bandpass" => FilterSpec::Bandpass {
+            order,
+            low_hz: wn[0],
+            high_hz: wn[1],
+        },
         other => panic!("unknown btype {other}"),
     }
 }
@@ -51,7 +61,8 @@ fn butterworth_matches_scipy_sections_and_response() {
         let same = ours.iter().zip(&theirs).all(|(a, b)| {
             let sb = b[..3].iter().fold(0.0f64, |m, v| m.max(v.abs()));
             let sa = b[3..].iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            (0..3).all(|k| (a[k] - b[k]).abs() <= 1e-12 * sb) && (3..6).all(|k| (a[k] - b[k]).abs() <= 1e-12 * sa)
+            (0..3).all(|k| (a[k] - b[k]).abs() <= 1e-12 * sb)
+                && (3..6).all(|k| (a[k] - b[k]).abs() <= 1e-12 * sa)
         });
         if same {
             identical += 1;
@@ -61,7 +72,12 @@ fn butterworth_matches_scipy_sections_and_response() {
         assert_same_response(&ours, &theirs, fs, &what);
     }
     // Pairing and ordering follow zpk2sos, so every case must give scipy's own sections.
-    assert!(mismatched.is_empty(), "{} of {} cases differ in sections: {mismatched:?}", mismatched.len(), cases.len());
+    assert!(
+        mismatched.is_empty(),
+        "{} of {} cases differ in sections: {mismatched:?}",
+        mismatched.len(),
+        cases.len()
+    );
     assert_eq!(identical, cases.len());
 }
 
@@ -70,11 +86,20 @@ fn notch_matches_scipy() {
     let g = golden();
     for case in g["notch"].as_array().unwrap() {
         let fs = case["fs"].as_f64().unwrap();
-        let spec = FilterSpec::Notch { freq_hz: case["f0"].as_f64().unwrap(), q: case["q"].as_f64().unwrap() };
+        let spec = FilterSpec::Notch {
+            freq_hz: case["f0"].as_f64().unwrap(),
+            q: case["q"].as_f64().unwrap(),
+        };
         let ours = spec.design(fs).unwrap();
         let (b, a) = (f64s(&case["b"]), f64s(&case["a"]));
         let theirs = [b[0], b[1], b[2], a[0], a[1], a[2]];
-        assert_allclose(&ours[0], &theirs, 1e-14, 1e-15, &format!("{spec:?} fs={fs}"));
+        assert_allclose(
+            &ours[0],
+            &theirs,
+            1e-14,
+            1e-15,
+            &format!("{spec:?} fs={fs}"),
+        );
     }
 }
 
@@ -91,7 +116,13 @@ fn response_evaluator_matches_extended_precision_and_sosfreqz() {
         for i in 0..f.len() {
             let h = frequency_response(&sos, f[i], fs);
             // Against the extended-precision reference: 1e-11 absolute.
-            assert!((h.re - re[i]).abs() <= 1e-11 && (h.im - im[i]).abs() <= 1e-11, "H({}) = {h} vs {}+{}j", f[i], re[i], im[i]);
+            assert!(
+                (h.re - re[i]).abs() <= 1e-11 && (h.im - im[i]).abs() <= 1e-11,
+                "H({}) = {h} vs {}+{}j",
+                f[i],
+                re[i],
+                im[i]
+            );
             worst_scipy = worst_scipy.max((h.re - sre[i]).abs().max((h.im - sim[i]).abs()));
         }
     }
@@ -108,7 +139,12 @@ fn sosfiltfilt_matches_scipy() {
         let cascade = Cascade::from_sections(fs, 1, &sos).unwrap();
         let zp = ZeroPhase::new(&cascade);
         let zi: Vec<f64> = zp.zi().iter().flatten().copied().collect();
-        let zi_ref: Vec<f64> = case["zi"].as_array().unwrap().iter().flat_map(f64s).collect();
+        let zi_ref: Vec<f64> = case["zi"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(f64s)
+            .collect();
         // zi = (I − Aᵀ)⁻¹(…) with 1 + a1 + a2 ≈ 1e-6 for a 2 Hz corner: rounding is amplified
         // ~1e6 times in scipy's LAPACK solve and in our closed form alike.
         assert_allclose(&zi, &zi_ref, 1e-8, 1e-12, "sosfilt_zi");
@@ -126,7 +162,17 @@ fn sosfiltfilt_matches_scipy() {
 
 #[test]
 fn filtfilt_rejects_short_input_and_bad_buffers() {
-    let c = Cascade::from_sections(5000.0, 1, &FilterSpec::Lowpass { order: 2, cutoff_hz: 100.0 }.design(5000.0).unwrap()).unwrap();
+    let c = Cascade::from_sections(
+        5000.0,
+        1,
+        &FilterSpec::Lowpass {
+            order: 2,
+            cutoff_hz: 100.0,
+        }
+        .design(5000.0)
+        .unwrap(),
+    )
+    .unwrap();
     let zp = ZeroPhase::new(&c);
     // One section, b2 != 0: scipy's padlen = 3 * (2 * 1 + 1).
     assert_eq!(zp.padlen(), 9);
@@ -135,27 +181,90 @@ fn filtfilt_rejects_short_input_and_bad_buffers() {
     assert!(zp.filtfilt(&[0.0; 10]).is_ok());
     let mut out = vec![0.0; 10];
     let mut scratch = vec![0.0; 200];
-    assert!(matches!(zp.filtfilt_into(&[0.0; 20], &mut out, &mut scratch), Err(ncs_dsp::DspError::BufferLength { name: "out", .. })));
+    assert!(matches!(
+        zp.filtfilt_into(&[0.0; 20], &mut out, &mut scratch),
+        Err(ncs_dsp::DspError::BufferLength { name: "out", .. })
+    ));
 }
 
 #[test]
 fn design_validation_errors_name_the_parameter() {
     use ncs_dsp::DspError;
-    let e = FilterSpec::Lowpass { order: 9, cutoff_hz: 10.0 }.design(1000.0).unwrap_err();
+    let e = FilterSpec::Lowpass {
+        order: 9,
+        cutoff_hz: 10.0,
+    }
+    .design(1000.0)
+    .unwrap_err();
     assert_eq!(e, DspError::Order(9));
     assert_eq!(e.to_string(), "filter order must be in 1..=8, got 9");
-    let e = FilterSpec::Lowpass { order: 0, cutoff_hz: 10.0 }.design(1000.0).unwrap_err();
+    let e = FilterSpec::Lowpass {
+        order: 0,
+        cutoff_hz: 10.0,
+    }
+    .design(1000.0)
+    .unwrap_err();
     assert_eq!(e, DspError::Order(0));
-    let e = FilterSpec::Highpass { order: 2, cutoff_hz: 500.0 }.design(1000.0).unwrap_err();
-    assert!(matches!(e, DspError::Frequency { name: "cutoff_hz", .. }), "{e}");
-    let e = FilterSpec::Bandpass { order: 2, low_hz: 300.0, high_hz: 100.0 }.design(1000.0).unwrap_err();
-    assert_eq!(e, DspError::BandOrder { low_hz: 300.0, high_hz: 100.0 });
-    let e = FilterSpec::Bandpass { order: 2, low_hz: 0.0, high_hz: 100.0 }.design(1000.0).unwrap_err();
+    let e = FilterSpec::Highpass {
+        order: 2,
+        cutoff_hz: 500.0,
+    }
+    .design(1000.0)
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DspError::Frequency {
+                name: "cutoff_hz",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = FilterSpec::Bandpass {
+        order: 2,
+        low_hz: 300.0,
+        high_hz: 100.0,
+    }
+    .design(1000.0)
+    .unwrap_err();
+    assert_eq!(
+        e,
+        DspError::BandOrder {
+            low_hz: 300.0,
+            high_hz: 100.0
+        }
+    );
+    let e = FilterSpec::Bandpass {
+        order: 2,
+        low_hz: 0.0,
+        high_hz: 100.0,
+    }
+    .design(1000.0)
+    .unwrap_err();
     assert!(matches!(e, DspError::Frequency { name: "low_hz", .. }));
-    let e = FilterSpec::Notch { freq_hz: 50.0, q: 0.0 }.design(1000.0).unwrap_err();
+    let e = FilterSpec::Notch {
+        freq_hz: 50.0,
+        q: 0.0,
+    }
+    .design(1000.0)
+    .unwrap_err();
     assert_eq!(e, DspError::Quality(0.0));
-    let e = FilterSpec::Notch { freq_hz: 50.0, q: 30.0 }.design(f64::NAN).unwrap_err();
+    let e = FilterSpec::Notch {
+        freq_hz: 50.0,
+        q: 30.0,
+    }
+    .design(f64::NAN)
+    .unwrap_err();
     assert!(matches!(e, DspError::SampleRate(v) if v.is_nan()));
-    assert_eq!(FilterSpec::Notch { freq_hz: 50.0, q: 30.0 }.design(0.0).unwrap_err().to_string(), "sample rate must be finite and > 0 Hz, got 0");
+    assert_eq!(
+        FilterSpec::Notch {
+            freq_hz: 50.0,
+            q: 30.0
+        }
+        .design(0.0)
+        .unwrap_err()
+        .to_string(),
+        "sample rate must be finite and > 0 Hz, got 0"
+    );
 }
-
