@@ -1,18 +1,25 @@
-//! The baseline model: constant level, optionally a linear drift and a mains sinusoid, fitted by
-//! least squares to the samples known to hold no response.
+//! The baseline model: a constant level, and where they are significant a linear drift, a
+//! 50/60 Hz mains sinusoid and the decaying tail of the stimulus artefact, fitted by least
+//! squares to the samples known to hold no response.
 //!
-//! Each optional term is kept only when it explains the quiet samples significantly better
-//! (an F-test against the smaller model), because every extra term also adds its estimation
-//! noise to the whole sweep: a drift slope fitted on a 10 ms baseline and extrapolated 40 ms
-//! further would add more error to the area of a small response than the drift it removes.
+//! Terms are added one at a time, the most significant first, and only while the gain passes
+//! an F-test against the smaller model: every extra term also adds its estimation noise to the
+//! whole sweep (a drift slope fitted on a short baseline and extrapolated across the window
+//! would add more error to the area of a small response than the drift it removes). The tail
+//! is `A·exp(−(i − start)/τ)` from the end of the artefact on, with τ chosen from a grid.
 
 // Matrix code reads best with explicit indices.
 #![allow(clippy::needless_range_loop)]
 
 use crate::numeric::solve_spd;
 
-/// Most regressors in the model: 1, t, sin, cos.
-const P: usize = 4;
+/// Most regressors in one model: 1, t, sin, cos, tail.
+const P: usize = 5;
+/// Base regressors gathered for every model: 1, t, and sin/cos for two mains candidates.
+const NB: usize = 6;
+/// Tail time constants tried (ms).
+const TAUS_MS: [f64; 6] = [0.2, 0.35, 0.6, 1.0, 1.7, 3.0];
+const NT: usize = TAUS_MS.len();
 /// F statistic a term must exceed to be kept (per degree of freedom).
 const F_KEEP: f64 = 12.0;
 
@@ -24,8 +31,12 @@ pub(crate) struct Baseline {
     scale: f64,
     /// Mains angular frequency per sample (radians), when a mains term is kept.
     omega: Option<f64>,
+    /// Tail start (sample) and decay per sample, when a tail term is kept.
+    tail: Option<(usize, f64)>,
     /// Mains frequency (Hz) kept in the model.
     pub(crate) mains_hz: Option<f64>,
+    /// Tail time constant (ms) kept in the model.
+    pub(crate) tail_tau_ms: Option<f64>,
     /// Whether a drift term is kept.
     pub(crate) drift: bool,
     /// Residual standard deviation over the fitted samples (volts).
@@ -34,7 +45,6 @@ pub(crate) struct Baseline {
 
 impl Baseline {
     /// Model value at sample `i` (volts).
-    #[inline]
     pub(crate) fn at(&self, i: usize) -> f64 {
         let x = (i as f64 - self.center) / self.scale;
         let mut v = self.coef[0] + self.coef[1] * x;
@@ -42,29 +52,48 @@ impl Baseline {
             let ph = w * i as f64;
             v += self.coef[2] * ph.sin() + self.coef[3] * ph.cos();
         }
+        if let Some((a, d)) = self.tail {
+            if i >= a {
+                v += self.coef[4] * d.powf((i - a) as f64);
+            }
+        }
         v
     }
 
+    /// The artefact-tail part of the model at sample `i` (volts).
+    pub(crate) fn tail_at(&self, i: usize) -> f64 {
+        match self.tail {
+            Some((a, d)) if i >= a => self.coef[4] * d.powf((i - a) as f64),
+            _ => 0.0,
+        }
+    }
+
     /// Writes `sign · (x[i] − model(i)) · scale` for every sample into `out`. The mains phase
-    /// advances by rotation rather than a sine and cosine per sample, which dominated the cost
-    /// of measuring a sweep.
+    /// advances by rotation and the tail by multiplication rather than a sine, cosine or
+    /// exponential per sample, which dominated the cost of measuring a sweep.
     pub(crate) fn residual_into(&self, x: &[f64], sign: f64, scale: f64, out: &mut Vec<f64>) {
         out.clear();
         let k = sign * scale;
         let slope = self.coef[1] / self.scale;
         let offset = self.coef[0] - slope * self.center;
-        match self.omega {
-            None => out.extend(
-                x.iter()
-                    .enumerate()
-                    .map(|(i, &xi)| k * (xi - (offset + slope * i as f64))),
-            ),
-            Some(w) => {
-                let mut rot = Rotor::new(w, 0);
-                out.extend(x.iter().enumerate().map(|(i, &xi)| {
-                    let (sn, cs) = rot.next();
-                    k * (xi - (offset + slope * i as f64 + self.coef[2] * sn + self.coef[3] * cs))
-                }));
+        out.extend(
+            x.iter()
+                .enumerate()
+                .map(|(i, &xi)| k * (xi - (offset + slope * i as f64))),
+        );
+        if let Some(w) = self.omega {
+            let mut rot = Rotor::new(w, 0);
+            let (a, b) = (k * self.coef[2], k * self.coef[3]);
+            for o in out.iter_mut() {
+                let (sn, cs) = rot.next();
+                *o -= a * sn + b * cs;
+            }
+        }
+        if let Some((start, d)) = self.tail {
+            let mut e = k * self.coef[4];
+            for o in out.iter_mut().skip(start) {
+                *o -= e;
+                e *= d;
             }
         }
     }
@@ -84,81 +113,143 @@ impl Baseline {
     }
 }
 
-/// Regressor sums over the quiet samples, gathered in one pass for every candidate model:
-/// regressors are 1, t (scaled index) and, per mains candidate, sin and cos.
+/// Regressor sums over the quiet samples, gathered in one pass for every candidate model.
 struct Sums {
     n: usize,
     center: f64,
     scale: f64,
-    /// Gram matrix entries among [1, t, s₁, c₁, s₂, c₂] and their products with y.
-    g: [[f64; 6]; 6],
-    gy: [f64; 6],
+    /// Gram matrix among [1, t, s₁, c₁, s₂, c₂] and their products with y.
+    g: [[f64; NB]; NB],
+    gy: [f64; NB],
+    /// Per tail τ: products of the tail regressor with the base regressors, then with itself.
+    ge: [[f64; NB + 1]; NT],
+    gey: [f64; NT],
     yy: f64,
     omegas: [f64; 2],
     n_mains: usize,
+    tail_start: Option<usize>,
+    decay: [f64; NT],
+}
+
+/// What one candidate model holds.
+#[derive(Clone, Copy, PartialEq)]
+struct Terms {
+    drift: bool,
+    mains: Option<usize>,
+    tail: Option<usize>,
+}
+
+impl Terms {
+    fn count(&self) -> usize {
+        1 + self.drift as usize + 2 * self.mains.is_some() as usize + self.tail.is_some() as usize
+    }
 }
 
 impl Sums {
-    fn gather(x: &[f64], ranges: &[(usize, usize)], omegas: &[f64]) -> Option<Sums> {
+    fn gather(
+        x: &[f64],
+        ranges: &[(usize, usize)],
+        omegas: &[f64],
+        tail_start: Option<usize>,
+        sample_rate_hz: f64,
+    ) -> Option<Sums> {
         let n: usize = ranges.iter().map(|(a, b)| b - a).sum();
         let lo = ranges.iter().map(|r| r.0).min()?;
         let hi = ranges.iter().map(|r| r.1).max()?;
         let center = 0.5 * (lo + hi) as f64;
         let scale = ((hi - lo) as f64 * 0.5).max(1.0);
         let m = omegas.len().min(2);
-        // Always accumulate all six regressors (unused ones stay zero): constant loop bounds let
-        // the compiler unroll the Gram update, which is the measurement's hottest loop.
-        let mut g = [[0.0; 6]; 6];
-        let mut gy = [0.0; 6];
-        let mut yy = 0.0;
-        let mut row = [0.0; 6];
+        let mut decay = [0.0; NT];
+        for (d, tau) in decay.iter_mut().zip(TAUS_MS) {
+            *d = (-1.0 / (tau * 1e-3 * sample_rate_hz)).exp();
+        }
+        let mut sums = Sums {
+            n,
+            center,
+            scale,
+            g: [[0.0; NB]; NB],
+            gy: [0.0; NB],
+            ge: [[0.0; NB + 1]; NT],
+            gey: [0.0; NT],
+            yy: 0.0,
+            omegas: [0.0; 2],
+            n_mains: m,
+            tail_start,
+            decay,
+        };
+        sums.omegas[..m].copy_from_slice(&omegas[..m]);
+        let mut row = [0.0; NB];
         for &(a, b) in ranges {
-            let mut rots = [
-                Rotor::new(omegas.first().copied().unwrap_or(0.0), a),
-                Rotor::new(omegas.get(1).copied().unwrap_or(0.0), a),
-            ];
+            let mut rots = [Rotor::new(sums.omegas[0], a), Rotor::new(sums.omegas[1], a)];
+            let mut e = [0.0; NT];
             for (i, &y) in x.iter().enumerate().take(b).skip(a) {
                 row[0] = 1.0;
                 row[1] = (i as f64 - center) / scale;
                 for (c, rot) in rots.iter_mut().enumerate().take(m) {
                     (row[2 + 2 * c], row[3 + 2 * c]) = rot.next();
                 }
-                yy += y * y;
-                for r in 0..6 {
-                    gy[r] += row[r] * y;
-                    for c in 0..6 {
-                        g[r][c] += row[r] * row[c];
+                sums.yy += y * y;
+                // Constant loop bounds (unused regressors stay zero) let the compiler unroll
+                // the Gram update, the measurement's hottest loop.
+                for r in 0..NB {
+                    sums.gy[r] += row[r] * y;
+                    for c in 0..NB {
+                        sums.g[r][c] += row[r] * row[c];
+                    }
+                }
+                if let Some(start) = tail_start {
+                    if i == start.max(a) && i >= start {
+                        for (t, ev) in e.iter_mut().enumerate() {
+                            *ev = decay[t].powf((i - start) as f64);
+                        }
+                    }
+                    if i >= start {
+                        for t in 0..NT {
+                            let ev = e[t];
+                            for r in 0..NB {
+                                sums.ge[t][r] += ev * row[r];
+                            }
+                            sums.ge[t][NB] += ev * ev;
+                            sums.gey[t] += ev * y;
+                            e[t] = ev * decay[t];
+                        }
                     }
                 }
             }
         }
-        let mut omega_arr = [0.0; 2];
-        omega_arr[..m].copy_from_slice(&omegas[..m]);
-        Some(Sums {
-            n,
-            center,
-            scale,
-            g,
-            gy,
-            yy,
-            omegas: omega_arr,
-            n_mains: m,
-        })
+        Some(sums)
     }
 
-    /// Solves the model with regressors `idx` (indices into [1, t, s₁, c₁, s₂, c₂]); returns
-    /// the model and its residual sum of squares.
-    fn solve(&self, drift: bool, mains: Option<usize>) -> Option<(Baseline, f64)> {
-        let mut idx = [0usize; 4];
+    /// Gram entry between virtual regressors `a` and `b` (NB stands for the tail `t`).
+    fn gram(&self, a: usize, b: usize, t: usize) -> f64 {
+        match (a == NB, b == NB) {
+            (false, false) => self.g[a][b],
+            (true, false) => self.ge[t][b],
+            (false, true) => self.ge[t][a],
+            (true, true) => self.ge[t][NB],
+        }
+    }
+
+    /// Solves the model with `terms`; returns it and its residual sum of squares.
+    fn solve(&self, terms: Terms) -> Option<(Baseline, f64)> {
+        let mut idx = [0usize; P];
         let mut p = 1;
-        if drift {
+        if terms.drift {
             idx[p] = 1;
             p += 1;
         }
-        if let Some(m) = mains {
+        if let Some(m) = terms.mains {
             idx[p] = 2 + 2 * m;
             idx[p + 1] = 3 + 2 * m;
             p += 2;
+        }
+        let t = terms.tail.unwrap_or(0);
+        if terms.tail.is_some() {
+            if self.tail_start.is_none() || self.ge[t][NB] <= 0.0 {
+                return None;
+            }
+            idx[p] = NB;
+            p += 1;
         }
         if self.n <= p + 1 {
             return None;
@@ -166,14 +257,13 @@ impl Sums {
         let mut a = [[0.0; P]; P];
         let mut b = [0.0; P];
         for r in 0..p {
-            b[r] = self.gy[idx[r]];
+            b[r] = if idx[r] == NB {
+                self.gey[t]
+            } else {
+                self.gy[idx[r]]
+            };
             for c in 0..p {
-                let (hi, lo) = if idx[r] >= idx[c] {
-                    (idx[r], idx[c])
-                } else {
-                    (idx[c], idx[r])
-                };
-                a[r][c] = self.g[hi][lo];
+                a[r][c] = self.gram(idx[r], idx[c], t);
             }
         }
         let rhs = b;
@@ -185,21 +275,29 @@ impl Sums {
         let mut coef = [0.0; P];
         coef[0] = b[0];
         let mut q = 1;
-        if drift {
+        if terms.drift {
             coef[1] = b[q];
             q += 1;
         }
-        if mains.is_some() {
+        if terms.mains.is_some() {
             coef[2] = b[q];
             coef[3] = b[q + 1];
+            q += 2;
+        }
+        if terms.tail.is_some() {
+            coef[4] = b[q];
         }
         let model = Baseline {
             coef,
             center: self.center,
             scale: self.scale,
-            omega: mains.map(|m| self.omegas[m]),
+            omega: terms.mains.map(|m| self.omegas[m]),
+            tail: terms
+                .tail
+                .and_then(|t| self.tail_start.map(|s| (s, self.decay[t]))),
             mains_hz: None,
-            drift,
+            tail_tau_ms: terms.tail.map(|t| TAUS_MS[t]),
+            drift: terms.drift,
             sigma: (rss / (self.n - p) as f64).sqrt(),
         };
         Some((model, rss))
@@ -215,15 +313,25 @@ fn significant(rss_small: f64, rss_big: f64, extra: usize, n: usize, p_big: usiz
     f > F_KEEP
 }
 
-/// Fits the baseline over `ranges`, keeping a drift and a mains term only where significant.
-/// `mains` lists candidate mains frequencies (Hz, at most two); a mains term is only tried when
-/// the samples span at least one period.
+/// What terms a fit may use.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Allow<'a> {
+    /// Candidate mains frequencies (Hz, at most two); tried only when the samples span at
+    /// least one period.
+    pub(crate) mains: &'a [f64],
+    /// Whether a linear drift may be fitted.
+    pub(crate) drift: bool,
+    /// Where an artefact tail starts, if one may be fitted.
+    pub(crate) tail_start: Option<usize>,
+}
+
+/// Fits the baseline over `ranges`, adding drift, mains and tail terms one at a time (most
+/// significant first) while each passes the F-test.
 pub(crate) fn fit_baseline(
     x: &[f64],
     ranges: &[(usize, usize)],
     sample_rate_hz: f64,
-    mains: &[f64],
-    allow_drift: bool,
+    allow: Allow<'_>,
 ) -> Baseline {
     let lo = ranges.iter().map(|r| r.0).min().unwrap_or(0);
     let hi = ranges.iter().map(|r| r.1).max().unwrap_or(0);
@@ -231,7 +339,7 @@ pub(crate) fn fit_baseline(
     let mut freqs = [0.0; 2];
     let mut omegas = [0.0; 2];
     let mut m = 0;
-    for &f in mains.iter().take(2) {
+    for &f in allow.mains.iter().take(2) {
         if span_s * f >= 1.0 && f < 0.5 * sample_rate_hz {
             freqs[m] = f;
             omegas[m] = std::f64::consts::TAU * f / sample_rate_hz;
@@ -244,42 +352,74 @@ pub(crate) fn fit_baseline(
         let mean = x[a..b].iter().sum::<f64>() / n;
         let var = x[a..b].iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0).max(1.0);
         Baseline {
-            coef: [mean, 0.0, 0.0, 0.0],
+            coef: [mean, 0.0, 0.0, 0.0, 0.0],
             center: 0.0,
             scale: 1.0,
             sigma: var.sqrt(),
             ..Baseline::default()
         }
     };
-    let Some(sums) = Sums::gather(x, ranges, &omegas[..m]) else {
+    let Some(sums) = Sums::gather(x, ranges, &omegas[..m], allow.tail_start, sample_rate_hz) else {
         return fallback();
     };
     let n = sums.n;
-    let Some((constant, rss0)) = sums.solve(false, None) else {
+    let mut terms = Terms {
+        drift: false,
+        mains: None,
+        tail: None,
+    };
+    let Some((mut best, mut best_rss)) = sums.solve(terms) else {
         return fallback();
     };
-    let (mut best, mut best_rss, mut best_p) = (constant, rss0, 1);
-    if allow_drift {
-        if let Some((lin, rss1)) = sums.solve(true, None) {
-            if significant(rss0, rss1, 1, n, 2) {
-                (best, best_rss, best_p) = (lin, rss1, 2);
+    loop {
+        // Candidates that add one term to the current model.
+        let mut candidates: [Option<Terms>; 1 + 2 + NT] = [None; 1 + 2 + NT];
+        if allow.drift && !terms.drift {
+            candidates[0] = Some(Terms {
+                drift: true,
+                ..terms
+            });
+        }
+        if terms.mains.is_none() {
+            for c in 0..sums.n_mains {
+                candidates[1 + c] = Some(Terms {
+                    mains: Some(c),
+                    ..terms
+                });
             }
         }
-    }
-    let mut mains_best: Option<(Baseline, f64, f64)> = None;
-    for c in 0..sums.n_mains {
-        if let Some((model, rss)) = sums.solve(allow_drift, Some(c)) {
-            if mains_best.as_ref().is_none_or(|(_, r, _)| rss < *r) {
-                mains_best = Some((model, rss, freqs[c]));
+        if allow.tail_start.is_some() && terms.tail.is_none() {
+            for t in 0..NT {
+                candidates[3 + t] = Some(Terms {
+                    tail: Some(t),
+                    ..terms
+                });
             }
         }
-    }
-    if let Some((mut model, rss, f)) = mains_best {
-        let p = if allow_drift { 4 } else { 3 };
-        if significant(best_rss, rss, p - best_p, n, p) {
-            model.mains_hz = Some(f);
-            best = model;
+        let mut step: Option<(Terms, Baseline, f64, f64)> = None;
+        for cand in candidates.into_iter().flatten() {
+            let Some((model, rss)) = sums.solve(cand) else {
+                continue;
+            };
+            let p = cand.count();
+            // A grid-searched τ or a chosen frequency costs one more degree of freedom.
+            let extra = p - terms.count()
+                + usize::from(cand.tail != terms.tail || cand.mains != terms.mains);
+            if !significant(best_rss, rss, extra, n, p) {
+                continue;
+            }
+            let gain = best_rss - rss;
+            if step.as_ref().is_none_or(|s| gain > s.3) {
+                step = Some((cand, model, rss, gain));
+            }
         }
+        let Some((cand, mut model, rss, _)) = step else {
+            break;
+        };
+        model.mains_hz = cand.mains.map(|c| freqs[c]);
+        terms = cand;
+        best = model;
+        best_rss = rss;
     }
     best
 }
@@ -329,8 +469,17 @@ mod tests {
     #[test]
     fn constant_baseline_keeps_no_extra_terms() {
         let x: Vec<f64> = (0..400).map(|i| 2e-3 + noise(i)).collect();
-        let b = fit_baseline(&x, &[(0, 400)], 20_000.0, &[50.0, 60.0], true);
-        assert!(!b.drift && b.mains_hz.is_none());
+        let b = fit_baseline(
+            &x,
+            &[(0, 400)],
+            20_000.0,
+            Allow {
+                mains: &[50.0, 60.0],
+                drift: true,
+                tail_start: None,
+            },
+        );
+        assert!(!b.drift && b.mains_hz.is_none() && b.tail_tau_ms.is_none());
         assert!((b.at(0) - 2e-3).abs() < 1e-6);
     }
 
@@ -342,11 +491,55 @@ mod tests {
             1e-3 + 5e-3 * t + 20e-6 * (std::f64::consts::TAU * 60.0 * t + 0.7).sin() + noise(i)
         };
         let x: Vec<f64> = (0..600).map(f).collect();
-        let b = fit_baseline(&x, &[(0, 150), (400, 600)], fs, &[50.0, 60.0], true);
+        let b = fit_baseline(
+            &x,
+            &[(0, 150), (400, 600)],
+            fs,
+            Allow {
+                mains: &[50.0, 60.0],
+                drift: true,
+                tail_start: None,
+            },
+        );
         assert_eq!(b.mains_hz, Some(60.0));
         assert!(b.drift);
         for i in 150..400 {
             assert!((b.at(i) - (f(i) - noise(i))).abs() < 2e-6, "sample {i}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tail_tests {
+    use super::*;
+
+    #[test]
+    fn artefact_tail_is_fitted_from_its_start() {
+        let fs = 20_000.0;
+        let start = 210;
+        let f = |i: usize| {
+            let tail = if i >= start {
+                2e-3 * (-((i - start) as f64) / (0.6e-3 * fs)).exp()
+            } else {
+                0.0
+            };
+            0.5e-3 + tail
+        };
+        let x: Vec<f64> = (0..800).map(f).collect();
+        let b = fit_baseline(
+            &x,
+            &[(0, 190), (start, 800)],
+            fs,
+            Allow {
+                mains: &[],
+                drift: true,
+                tail_start: Some(start),
+            },
+        );
+        assert_eq!(b.tail_tau_ms, Some(0.6));
+        for i in [start, start + 5, start + 40] {
+            assert!((b.at(i) - f(i)).abs() < 1e-9, "sample {i}");
+            assert!((b.tail_at(i) - (f(i) - 0.5e-3)).abs() < 1e-9);
         }
     }
 }

@@ -22,10 +22,9 @@
 //!    amplitude without the upward bias of taking the largest noisy sample.
 //! 6. **Onset.** `clinical.md` §1 puts the onset where the response is 2 % of its negative-peak
 //!    amplitude below baseline. When that level stands clear of the noise (`≥ 3σ_w`) it is found
-//!    directly by walking back from the peak. Otherwise the walk stops at `3σ_w`, and the leading
-//!    edge between that level and 95 % of the amplitude is fitted with a parabola in the logarithm
-//!    (a Gaussian-shaped rise, weighted by the signal squared as the log's variance falls with
-//!    the signal) and followed down to the 2 % level.
+//!    directly by walking back from the peak. Otherwise the walk stops at `3σ_w` and a model of
+//!    the foot (zero, then a power of time), fitted to the quiet samples before and the edge
+//!    after, is followed down to the 2 % level (see `onset_from`).
 //! 7. **Negative phase end** (first return to baseline after the peak), **area** (trapezoid of the
 //!    raw samples between onset and that return), **positive peak** (parabola again), **total
 //!    duration** (onset → the point from which the signal stays within max(2 %, 3σ_w) of
@@ -36,10 +35,15 @@
 //!    than extrapolations, and steps 2–7 run again (twice at most). A "response" that was only
 //!    a mains half-wave or drift disappears in this second look.
 
-use crate::baseline::{fit_baseline, Baseline};
+use crate::baseline::{fit_baseline, Allow, Baseline};
 use crate::config::{MainsModel, Measurer, Polarity};
 use crate::numeric::{crossing, integrate, parabola_extremum, smooth_range};
 use crate::{Flag, Flags, Measures, Response, SweepView};
+
+/// Top of the leading edge used to extrapolate the onset, as a fraction of the amplitude.
+const FOOT_TOP: f64 = 0.7;
+/// Exponents of the foot model tried, from a linear foot to one close to a Gaussian's.
+const FOOT_EXPONENTS: [f64; 6] = [1.0, 1.5, 2.0, 3.0, 4.0, 6.0];
 
 /// Reusable buffers for [`Measurer::measure`], so that measuring allocates nothing once the
 /// buffers have grown to the longest sweep seen.
@@ -153,18 +157,42 @@ impl Measurer {
         };
         // A drift fitted on the pre-stimulus interval alone would be extrapolated across the
         // whole window; drift is only modelled once post-response samples pin its other end.
-        let mut model = fit_baseline(x, &[(0, b_end)], fs, mains_candidates, false);
+        let pre_only = Allow {
+            mains: mains_candidates,
+            drift: false,
+            tail_start: None,
+        };
+        let mut model = fit_baseline(x, &[(0, b_end)], fs, pre_only);
         let artefact_end = sweep.artefact_end().unwrap_or_else(|| {
             find_artefact_end(x, s, b_end, ms(cfg.max_artefact_ms) as usize, &model)
         });
         let search_start = artefact_end
             .max(s + ms(cfg.min_onset_ms).round() as usize)
             .min(n - 2);
+        let full = Allow {
+            mains: mains_candidates,
+            drift: true,
+            tail_start: Some(artefact_end),
+        };
 
         self.kernel_for(fs, &mut scratch.kernel);
         let mut pass = self.pass(x, fs, &model, s, b_end, search_start, scratch);
-        // Refit the baseline over pre-stimulus and post-response samples together (step 8),
-        // twice at most: the second refit uses the response's end as found after the first.
+        // The null hypothesis, checked before anything is measured: the window holds nothing but
+        // baseline, drift, mains and the artefact's decaying tail. Fitted over the whole sweep,
+        // that model absorbs a tail or a mains half-wave that looked like a response, but not a
+        // response, which rises and falls where a decaying exponential cannot follow.
+        if pass.found.is_some() {
+            let h0 = fit_baseline(x, &[(0, b_end), (artefact_end, n)], fs, full);
+            if h0.drift || h0.mains_hz.is_some() || h0.tail_tau_ms.is_some() {
+                let null_pass = self.pass(x, fs, &h0, s, b_end, search_start, scratch);
+                if null_pass.found.is_none() {
+                    model = h0;
+                    pass = null_pass;
+                }
+            }
+        }
+        // Refit the baseline over the quiet samples around the response (step 8), twice at
+        // most: the second refit uses the response's extent as found after the first.
         let mut last_ranges = [(0usize, 0usize); 3];
         for _ in 0..2 {
             let Some(f) = pass.found else { break };
@@ -172,10 +200,7 @@ impl Measurer {
             // onset, and from 1 ms after the response's end (or, when no end was found, after
             // its negative phase) to the end of the sweep.
             let min_len = (ms(1.0) as usize).max(8);
-            let before = (
-                pass.search_start,
-                (f.onset - ms(1.0)).floor().max(0.0) as usize,
-            );
+            let before = (artefact_end, (f.onset - ms(1.0)).floor().max(0.0) as usize);
             let after_from =
                 f.end.or(f.neg_end).unwrap_or(f.peak).ceil() as usize + ms(1.0) as usize;
             let mut ranges = [(0, b_end), (0, 0), (0, 0)];
@@ -195,8 +220,17 @@ impl Measurer {
             }
             last_ranges = ranges;
             let ranges = &ranges[..k];
-            let refit = fit_baseline(x, ranges, fs, mains_candidates, true);
-            if !(refit.drift || refit.mains_hz.is_some()) {
+            // A tail can only be fitted from samples after the artefact.
+            let allow = if k > 1 && ranges[1].0 == artefact_end {
+                full
+            } else {
+                Allow {
+                    tail_start: None,
+                    ..full
+                }
+            };
+            let refit = fit_baseline(x, ranges, fs, allow);
+            if !(refit.drift || refit.mains_hz.is_some() || refit.tail_tau_ms.is_some()) {
                 break;
             }
             model = refit;
@@ -235,6 +269,12 @@ impl Measurer {
                     response.flags.insert(Flag::ArtefactOverlapsOnset);
                 }
                 if f.onset <= f.search_start as f64 + 0.5 {
+                    response.flags.insert(Flag::ArtefactOverlapsOnset);
+                }
+                // The fitted artefact tail still standing at the onset at a tenth of the 2 %
+                // level or more: the onset sits on the tail's subtraction.
+                let tail_mv = (model.tail_at(f.onset.floor() as usize) * 1e3).abs();
+                if tail_mv > 0.1 * 0.02 * a.max(0.0) && tail_mv > 3.0 * sigma_raw_mv {
                     response.flags.insert(Flag::ArtefactOverlapsOnset);
                 }
                 if f.dip {
@@ -456,6 +496,14 @@ impl Measurer {
 /// Onset by the 2 % rule (module docs, step 6): walk back from the peak `p` of `v` (amplitude
 /// `a`) to the 2 % level, or to `3σ_w` and extrapolate the leading edge down to 2 %. Never
 /// earlier than `j0`.
+///
+/// The extrapolation fits the foot of the response with a piecewise model, zero before `t₀`
+/// and `β·(t − t₀)ᵏ` after, over the quiet samples before the level crossing and the edge up to
+/// `FOOT_TOP` of the amplitude, for `k` from 1 (a linear foot) to 6 (close to a Gaussian's) and
+/// `t₀` on a 0.1-sample grid (β is linear least squares for each pair); the best fit gives the
+/// time the model reaches 2 %. The quiet samples pin `t₀` down, and a family this wide follows
+/// abrupt feet (a few early motor units with sharp potentials) and smooth ones (a broad
+/// conduction-velocity distribution) alike, where one fixed shape would bias one of them.
 fn onset_from(v: &[f64], p: usize, j0: usize, a: f64, sigma_w: f64) -> f64 {
     let target = 0.02 * a;
     let level = target.max(3.0 * sigma_w);
@@ -466,66 +514,55 @@ fn onset_from(v: &[f64], p: usize, j0: usize, a: f64, sigma_w: f64) -> f64 {
     if level <= target {
         return at_level;
     }
-    // Weighted least squares of ln v = b0 + b1·t + b2·t² over the leading edge from the level
-    // crossing up to 95 % of the amplitude (t in samples from the crossing). Fitting most of the
-    // rising edge pins the curvature down far better than its noisy foot alone; the root is not
-    // followed further back than the fitted span.
-    let hi_level = 0.95 * a;
-    let mut ata = [[0.0; 3]; 3];
-    let mut atb = [0.0; 3];
-    let mut count = 0;
-    for (i, &val) in v.iter().enumerate().take(p + 1).skip(c + 1) {
-        if val > hi_level {
-            break;
-        }
-        if val <= 0.0 {
-            continue;
-        }
-        let t = i as f64 - at_level;
-        let w = val * val;
-        let row = [1.0, t, t * t];
-        let y = val.ln();
-        for r in 0..3 {
-            atb[r] += w * row[r] * y;
-            for q in 0..3 {
-                ata[r][q] += w * row[r] * row[q];
-            }
-        }
-        count += 1;
-    }
-    let span = (c + 1..=p)
-        .find(|&i| v[i] > hi_level)
-        .map_or(1.0, |i| i as f64 - at_level)
-        .max(1.0);
+    let top = FOOT_TOP.max(2.0 * level / a).min(0.9) * a;
+    let end = (c + 1..=p).find(|&i| v[i] > top).unwrap_or(p);
+    let span = (end as f64 - at_level).max(1.0);
     let lo_bound = (j0 as f64).max(at_level - span);
-    if count >= 4 && crate::numeric::solve_spd(&mut ata, &mut atb, 3) {
-        let [b0, b1, b2] = atb;
-        let y = target.ln();
-        // Root of b2·t² + b1·t + (b0 − y) = 0 on the rising branch left of the fitted span.
-        let t = if b2.abs() < 1e-12 {
-            if b1 > 0.0 {
-                Some((y - b0) / b1)
-            } else {
-                None
+    let mut best: Option<(f64, f64)> = None; // (residual, onset)
+                                             // Piecewise foot model over the quiet samples before the level crossing and the edge above
+                                             // it: 0 before t₀, β·(t − t₀)ᵏ after. The quiet samples pin t₀ down; β is linear least
+                                             // squares for each (t₀, k) on a grid.
+    let before = ((span * 1.5).ceil() as usize).max(4);
+    let from = c.saturating_sub(before).max(j0);
+    if end > c + 2 {
+        let t_lo = from as f64;
+        let steps = (((at_level - t_lo) / 0.1).ceil() as usize).clamp(1, 400);
+        for k in FOOT_EXPONENTS {
+            for st in 0..=steps {
+                let t0 = t_lo + (at_level - t_lo) * st as f64 / steps as f64;
+                let (mut sgv, mut sgg) = (0.0, 0.0);
+                for (j, &val) in v[from..end].iter().enumerate() {
+                    let d = (from + j) as f64 - t0;
+                    if d > 0.0 {
+                        let g = d.powf(k);
+                        sgv += g * val;
+                        sgg += g * g;
+                    }
+                }
+                if sgg <= 0.0 {
+                    continue;
+                }
+                let beta = sgv / sgg;
+                if beta <= 0.0 {
+                    continue;
+                }
+                let res: f64 = v[from..end]
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &val)| {
+                        let d = (from + j) as f64 - t0;
+                        let m = if d > 0.0 { beta * d.powf(k) } else { 0.0 };
+                        (val - m) * (val - m)
+                    })
+                    .sum();
+                if best.is_none_or(|(r, _)| res < r) {
+                    best = Some((res, t0 + (target / beta).powf(1.0 / k)));
+                }
             }
-        } else {
-            let disc = b1 * b1 - 4.0 * b2 * (b0 - y);
-            if disc >= 0.0 {
-                let sq = disc.sqrt();
-                let r1 = (-b1 - sq) / (2.0 * b2);
-                let r2 = (-b1 + sq) / (2.0 * b2);
-                // The rising branch has slope b1 + 2·b2·t > 0.
-                [r1, r2]
-                    .into_iter()
-                    .filter(|&r| b1 + 2.0 * b2 * r > 0.0 && r <= 0.0)
-                    .reduce(f64::max)
-            } else {
-                None
-            }
-        };
-        if let Some(t) = t {
-            return (at_level + t).clamp(lo_bound, at_level);
         }
+    }
+    if let Some((_, onset)) = best {
+        return onset.clamp(lo_bound, at_level);
     }
     // Too few points to fit: extrapolate linearly from the level crossing with the local slope.
     let slope = v[c + 1] - v[c];

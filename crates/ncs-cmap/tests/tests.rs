@@ -4,4 +4,5 @@
 mod alloc;
 mod common;
 mod decisions;
+mod sim_grid;
 mod synthetic;
