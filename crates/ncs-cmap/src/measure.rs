@@ -176,7 +176,7 @@ impl Measurer {
         };
 
         self.kernel_for(fs, &mut scratch.kernel);
-        let mut pass = self.pass(x, fs, &model, s, b_end, search_start, scratch);
+        let mut pass = self.pass(x, fs, &model, s, b_end, search_start, scratch, false);
         // The null hypothesis, checked before anything is measured: the window holds nothing but
         // baseline, drift, mains and the artefact's decaying tail. Fitted over the whole sweep,
         // that model absorbs a tail or a mains half-wave that looked like a response, but not a
@@ -184,7 +184,7 @@ impl Measurer {
         if pass.found.is_some() {
             let h0 = fit_baseline(x, &[(0, b_end), (artefact_end, n)], fs, full);
             if h0.drift || h0.mains_hz.is_some() || h0.tail_tau_ms.is_some() {
-                let null_pass = self.pass(x, fs, &h0, s, b_end, search_start, scratch);
+                let null_pass = self.pass(x, fs, &h0, s, b_end, search_start, scratch, true);
                 if null_pass.found.is_none() {
                     model = h0;
                     pass = null_pass;
@@ -234,7 +234,7 @@ impl Measurer {
                 break;
             }
             model = refit;
-            pass = self.pass(x, fs, &model, s, b_end, search_start, scratch);
+            pass = self.pass(x, fs, &model, s, b_end, search_start, scratch, false);
         }
         let to_ms = 1e3 / fs;
         let mut flags = Flags::empty();
@@ -329,6 +329,7 @@ impl Measurer {
         b_end: usize,
         search_start: usize,
         scratch: &mut Scratch,
+        decide_only: bool,
     ) -> Pass {
         let n = x.len();
         let sign = self.sign();
@@ -395,9 +396,24 @@ impl Measurer {
         let neg_end = (p..n - 1)
             .find(|&i| v[i + 1] <= 0.0)
             .map(|i| crossing(v, i, 0.0));
-        let onset0 = onset_from(v, p, j0, a0, sigma_w);
+        let onset0 = onset_from(v, p, j0, a0, sigma_w, decide_only);
         let phase = neg_end.unwrap_or((n - 1) as f64) - onset0;
         if phase < ms(self.config.min_phase_ms) {
+            return out;
+        }
+        if decide_only {
+            // Only the presence decision was asked for: report it with the coarse markers.
+            out.found = Some(Found {
+                onset: onset0,
+                peak: p as f64,
+                amplitude: a0,
+                neg_end,
+                pos_peak: None,
+                end: None,
+                tail_overlap,
+                search_start: j0,
+                dip: false,
+            });
             return out;
         }
         // Parabola around the peak on the raw samples.
@@ -406,7 +422,7 @@ impl Measurer {
             parabola_extremum(u, p.saturating_sub(w).max(j0), (p + w).min(n - 1), true)
                 .filter(|&(_, a)| a > 0.0 && a < 1.5 * a0)
                 .unwrap_or((p as f64, a0));
-        let onset = onset_from(v, p, j0, amplitude, sigma_w);
+        let onset = onset_from(v, p, j0, amplitude, sigma_w, false);
         if let Some(max) = self.config.max_onset_ms {
             if onset > s as f64 + ms(max) {
                 return out;
@@ -495,7 +511,7 @@ impl Measurer {
 
 /// Onset by the 2 % rule (module docs, step 6): walk back from the peak `p` of `v` (amplitude
 /// `a`) to the 2 % level, or to `3σ_w` and extrapolate the leading edge down to 2 %. Never
-/// earlier than `j0`.
+/// earlier than `j0`. `coarse` skips the extrapolation (for the presence decision alone).
 ///
 /// The extrapolation fits the foot of the response with a piecewise model, zero before `t₀`
 /// and `β·(t − t₀)ᵏ` after, over the quiet samples before the level crossing and the edge up to
@@ -504,14 +520,14 @@ impl Measurer {
 /// time the model reaches 2 %. The quiet samples pin `t₀` down, and a family this wide follows
 /// abrupt feet (a few early motor units with sharp potentials) and smooth ones (a broad
 /// conduction-velocity distribution) alike, where one fixed shape would bias one of them.
-fn onset_from(v: &[f64], p: usize, j0: usize, a: f64, sigma_w: f64) -> f64 {
+fn onset_from(v: &[f64], p: usize, j0: usize, a: f64, sigma_w: f64, coarse: bool) -> f64 {
     let target = 0.02 * a;
     let level = target.max(3.0 * sigma_w);
     let Some(c) = (j0..p).rev().find(|&i| v[i] <= level) else {
         return j0 as f64;
     };
     let at_level = crossing(v, c, level);
-    if level <= target {
+    if level <= target || coarse {
         return at_level;
     }
     let top = FOOT_TOP.max(2.0 * level / a).min(0.9) * a;
@@ -527,14 +543,14 @@ fn onset_from(v: &[f64], p: usize, j0: usize, a: f64, sigma_w: f64) -> f64 {
     if end > c + 2 {
         let t_lo = from as f64;
         let steps = (((at_level - t_lo) / 0.1).ceil() as usize).clamp(1, 400);
-        for k in FOOT_EXPONENTS {
+        for &k in &FOOT_EXPONENTS {
             for st in 0..=steps {
                 let t0 = t_lo + (at_level - t_lo) * st as f64 / steps as f64;
                 let (mut sgv, mut sgg) = (0.0, 0.0);
                 for (j, &val) in v[from..end].iter().enumerate() {
                     let d = (from + j) as f64 - t0;
                     if d > 0.0 {
-                        let g = d.powf(k);
+                        let g = pow_k(d, k);
                         sgv += g * val;
                         sgg += g * g;
                     }
@@ -551,7 +567,7 @@ fn onset_from(v: &[f64], p: usize, j0: usize, a: f64, sigma_w: f64) -> f64 {
                     .enumerate()
                     .map(|(j, &val)| {
                         let d = (from + j) as f64 - t0;
-                        let m = if d > 0.0 { beta * d.powf(k) } else { 0.0 };
+                        let m = if d > 0.0 { beta * pow_k(d, k) } else { 0.0 };
                         (val - m) * (val - m)
                     })
                     .sum();
@@ -666,5 +682,19 @@ impl Measurer {
         }
         let min_run = ((0.15e-3 * fs).round() as usize).max(3);
         crate::saturation::flat_run_at_extreme(w, min_run)
+    }
+}
+
+/// `d^k` for the foot exponents, without `powf`.
+#[inline]
+fn pow_k(d: f64, k: f64) -> f64 {
+    match k as u32 {
+        1 if k > 1.0 => d * d.sqrt(),
+        1 => d,
+        2 => d * d,
+        3 => d * d * d,
+        4 => (d * d) * (d * d),
+        6 => (d * d * d) * (d * d * d),
+        _ => d.powf(k),
     }
 }
