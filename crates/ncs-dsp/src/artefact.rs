@@ -362,7 +362,7 @@ impl ArtefactDetector {
         if (b - st.level).abs() > 0.5 * ah {
             return None;
         }
-        if st.last.is_some_and(|l| cs - l < self.refractory) {
+        if st.last.is_some_and(|l| cs < l + self.refractory) {
             return None;
         }
         st.last = Some(cs);
