@@ -1,0 +1,651 @@
+//! Stimulus-locked processing of a sample stream: keep a bounded history, find or take the
+//! stimuli, cut a sweep around each one once its window is complete, suppress the artefact and
+//! measure the response. Pure (no threads, no I/O), so offline analysis and the live pipeline run
+//! exactly the same code: `ncs analyze` feeds a file through a [`Processor`] on one thread, the
+//! live pipeline feeds it from the ring buffer on its processing thread.
+//!
+//! Timing contract: [`Processor::push`] does a bounded amount of work per frame and per completed
+//! sweep and allocates nothing after construction as long as blocks stay within
+//! `max_block_frames` and pending stimuli within `max_pending`.
+
+use std::collections::VecDeque;
+
+use ncs_block::Modality;
+use ncs_cmap::{
+    Averager, Flag, Flags, Markers, MeasureConfig, Measurer, Response, Scratch, SweepView,
+};
+use ncs_dsp::{
+    ArtefactConfig, ArtefactDetector, ArtefactState, Cascade, CascadeConfig, CascadeState,
+    FilterSpec, Suppression, SweepConfig, SweepExtractor, TriggerConfig, TriggerDetector,
+    TriggerState,
+};
+
+use crate::source::{SourceInfo, StimulusMark, StimulusTag};
+
+/// How stimuli are found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Detection {
+    /// The source marks them (trigger line wired to the amplifier, simulator, stimuli table).
+    Marks,
+    /// A trigger channel: level crossings with hysteresis and a refractory period.
+    Trigger {
+        /// Channel carrying the trigger.
+        channel: usize,
+        /// Levels, edge and refractory period.
+        config: TriggerConfig,
+    },
+    /// No trigger at all: the stimulus artefact on a recording channel.
+    Artefact {
+        /// Channel to search.
+        channel: usize,
+    },
+}
+
+/// Processing settings; [`Processor::new`] checks them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessorConfig {
+    /// Pre-stimulus baseline kept in each sweep (ms). 20 ms spans a whole mains period at 50 Hz,
+    /// so the baseline model can remove mains from the baseline alone.
+    pub pre_ms: f64,
+    /// Post-stimulus window (ms).
+    pub post_ms: f64,
+    /// Stimulus artefact suppression applied to each sweep before measuring.
+    pub suppression: Suppression,
+    /// Longest artefact blanked (ms).
+    pub max_blank_ms: f64,
+    /// Causal high-pass applied to the stream (Hz, Butterworth order 2), or none. The measurer
+    /// models drift itself; a high-pass is for recordings with large offsets.
+    pub highpass_hz: Option<f64>,
+    /// Causal notch applied to the stream (Hz, Q 30), or none. The measurer models mains in the
+    /// baseline; a notch removes harmonics as well.
+    pub notch_hz: Option<f64>,
+    /// Motor measurement settings.
+    pub motor: MeasureConfig,
+    /// Sensory measurement settings.
+    pub sensory: MeasureConfig,
+    /// How stimuli are found.
+    pub detection: Detection,
+    /// Channel measured for stimuli whose tag names none.
+    pub default_channel: usize,
+    /// Most frames one `push` may carry without growing buffers.
+    pub max_block_frames: usize,
+    /// Most stimuli waiting for their window to complete.
+    pub max_pending: usize,
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        ProcessorConfig {
+            pre_ms: 20.0,
+            post_ms: 50.0,
+            suppression: Suppression::Blank,
+            max_blank_ms: 1.0,
+            highpass_hz: None,
+            notch_hz: None,
+            motor: MeasureConfig::default(),
+            sensory: MeasureConfig::sensory(),
+            detection: Detection::Marks,
+            default_channel: 0,
+            max_block_frames: 16_384,
+            max_pending: 256,
+        }
+    }
+}
+
+/// A processing setting or stimulus description that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessorError {
+    /// A filter, trigger, artefact or sweep setting was refused.
+    #[error("processing setting refused: {0}")]
+    Dsp(#[from] ncs_dsp::DspError),
+    /// A measurement setting was refused.
+    #[error("measurement setting refused: {0}")]
+    Measure(#[from] ncs_cmap::Error),
+    /// A channel named by a setting or a stimulus does not exist.
+    #[error(
+        "{what} names channel {channel}, but the recording has {channels} channel(s) (0-based)"
+    )]
+    Channel {
+        /// What named it.
+        what: String,
+        /// The channel.
+        channel: usize,
+        /// Channels available.
+        channels: usize,
+    },
+    /// A size setting is zero.
+    #[error("processing setting `{0}` must be > 0")]
+    Zero(&'static str),
+}
+
+/// One measured (or flagged) stimulus.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measurement {
+    /// Order of the stimulus in the stream, from 0.
+    pub seq: u64,
+    /// Absolute sample index of the stimulus.
+    pub sample_index: u64,
+    /// Stimulus instant on the session clock (s).
+    pub stimulus_time_s: f64,
+    /// Index into the source's tags, when known.
+    pub tag: Option<u32>,
+    /// Channel measured.
+    pub channel: usize,
+    /// Motor or sensory (sensory responses are measured on the running average of their site).
+    pub modality: Modality,
+    /// The result.
+    pub response: Response,
+    /// Where the markers fell, as ms from the stimulus.
+    pub markers_ms: Option<MarkersMs>,
+    /// Sweeps in the average measured (1 for motor responses).
+    pub averaged_sweeps: usize,
+    /// Absolute index one past the last sample of the sweep window: the sample whose arrival
+    /// completed the sweep (latency is counted from it).
+    pub window_end_sample: u64,
+}
+
+/// Markers in ms from the stimulus.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MarkersMs {
+    /// Onset.
+    pub onset: f64,
+    /// Negative peak.
+    pub negative_peak: f64,
+    /// End of the negative phase.
+    pub negative_end: Option<f64>,
+    /// Positive peak.
+    pub positive_peak: Option<f64>,
+    /// Final return to baseline.
+    pub end: Option<f64>,
+}
+
+/// Receives measurements as sweeps complete.
+pub trait MeasurementSink {
+    /// Called once per stimulus, in stimulus order.
+    fn on_measurement(&mut self, m: &Measurement);
+}
+
+impl<F: FnMut(&Measurement)> MeasurementSink for F {
+    fn on_measurement(&mut self, m: &Measurement) {
+        self(m)
+    }
+}
+
+/// Counters of what the processor had to skip or flag.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcessorStats {
+    /// Frames pushed.
+    pub frames: u64,
+    /// Frames announced lost (gaps).
+    pub lost_frames: u64,
+    /// Stimuli seen.
+    pub stimuli: u64,
+    /// Sweeps measured.
+    pub measured: u64,
+    /// Sweeps flagged and not measured because their window overlapped lost data, started
+    /// before the stream or ended after it.
+    pub incomplete: u64,
+    /// Stimuli dropped because too many were pending (the oldest go first).
+    pub dropped_pending: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    seq: u64,
+    sample: u64,
+    tag: Option<u32>,
+}
+
+/// The streaming stimulus-locked processor. See the module docs.
+pub struct Processor {
+    cfg: ProcessorConfig,
+    fs: f64,
+    channels: usize,
+    starting_time_s: f64,
+    tags: Vec<StimulusTag>,
+    /// Per tag: channel, modality and sensory-average slot.
+    tag_info: Vec<(usize, Modality, Option<usize>)>,
+    filter: Option<(Cascade, CascadeState)>,
+    filtered: Vec<f32>,
+    /// Interleaved history of the last `cap` frames (volts).
+    history: Vec<f64>,
+    cap: usize,
+    /// Frames seen (including lost ones): the absolute index of the next frame.
+    written: u64,
+    pending: VecDeque<Pending>,
+    gaps: VecDeque<(u64, u64)>,
+    extractor: SweepExtractor,
+    pre: usize,
+    post: usize,
+    sweep: Vec<f64>,
+    average: Vec<f64>,
+    motor: Measurer,
+    sensory: Measurer,
+    scratch: Scratch,
+    averagers: Vec<Averager>,
+    trigger: Option<(TriggerDetector, TriggerState, usize)>,
+    artefact: Option<(ArtefactDetector, ArtefactState, usize)>,
+    channel_buf: Vec<f64>,
+    found: Vec<u64>,
+    seq: u64,
+    stats: ProcessorStats,
+}
+
+/// Gaps remembered for flagging sweeps (older gaps have left the history anyway).
+const MAX_GAPS: usize = 64;
+
+impl Processor {
+    /// Prepares a processor for a stream described by `info`, whose stimuli may refer to `tags`.
+    pub fn new(
+        cfg: ProcessorConfig,
+        info: &SourceInfo,
+        tags: Vec<StimulusTag>,
+    ) -> Result<Self, ProcessorError> {
+        let fs = info.sample_rate_hz;
+        let channels = info.channels;
+        if channels == 0 {
+            return Err(ProcessorError::Zero("channels"));
+        }
+        if cfg.max_block_frames == 0 {
+            return Err(ProcessorError::Zero("max_block_frames"));
+        }
+        if cfg.max_pending == 0 {
+            return Err(ProcessorError::Zero("max_pending"));
+        }
+        let check_channel = |what: String, channel: usize| {
+            if channel >= channels {
+                Err(ProcessorError::Channel {
+                    what,
+                    channel,
+                    channels,
+                })
+            } else {
+                Ok(())
+            }
+        };
+        check_channel("default_channel".into(), cfg.default_channel)?;
+        let extractor = SweepConfig {
+            sample_rate_hz: fs,
+            pre_ms: cfg.pre_ms,
+            post_ms: cfg.post_ms,
+            suppression: cfg.suppression,
+            max_blank_ms: cfg.max_blank_ms,
+            tail_fit_end_ms: (cfg.max_blank_ms + 0.5).min(cfg.post_ms * 0.5),
+        }
+        .build()?;
+        let pre = extractor.pre_samples();
+        let post = extractor.len() - pre;
+        let motor = cfg.motor.build()?;
+        let sensory = cfg.sensory.build()?;
+        let mut stages = Vec::new();
+        if let Some(f) = cfg.highpass_hz {
+            stages.push(FilterSpec::Highpass {
+                order: 2,
+                cutoff_hz: f,
+            });
+        }
+        if let Some(f) = cfg.notch_hz {
+            stages.push(FilterSpec::Notch {
+                freq_hz: f,
+                q: 30.0,
+            });
+        }
+        let filter = if stages.is_empty() {
+            None
+        } else {
+            let c = CascadeConfig {
+                sample_rate_hz: fs,
+                channels,
+                stages,
+            }
+            .build()?;
+            let st = c.new_state();
+            Some((c, st))
+        };
+        let mut tag_info = Vec::with_capacity(tags.len());
+        // Sensory sweeps are averaged per nerve, side, site and channel.
+        let mut groups: Vec<(&StimulusTag, usize)> = Vec::new();
+        for (i, t) in tags.iter().enumerate() {
+            let ch = t.channel.unwrap_or(cfg.default_channel);
+            check_channel(format!("stimulus {i} ({})", describe(t)), ch)?;
+            let modality = t.modality.unwrap_or(Modality::Motor);
+            let slot = (modality == Modality::Sensory).then(|| {
+                let same = |g: &(&StimulusTag, usize)| {
+                    g.0.nerve == t.nerve && g.0.side == t.side && g.0.site == t.site && g.1 == ch
+                };
+                groups.iter().position(same).unwrap_or_else(|| {
+                    groups.push((t, ch));
+                    groups.len() - 1
+                })
+            });
+            tag_info.push((ch, modality, slot));
+        }
+        let len = pre + post;
+        let averagers = (0..groups.len()).map(|_| Averager::new(len, pre)).collect();
+        let trigger = match &cfg.detection {
+            Detection::Trigger { channel, config } => {
+                check_channel("trigger channel".into(), *channel)?;
+                let d = TriggerConfig {
+                    sample_rate_hz: fs,
+                    ..*config
+                }
+                .build()?;
+                let s = d.new_state();
+                Some((d, s, *channel))
+            }
+            _ => None,
+        };
+        let artefact = match &cfg.detection {
+            Detection::Artefact { channel } => {
+                check_channel("artefact channel".into(), *channel)?;
+                let d = ArtefactConfig::new(fs).build()?;
+                let s = d.new_state();
+                Some((d, s, *channel))
+            }
+            _ => None,
+        };
+        // History: a whole sweep plus the largest block, so a stimulus whose window completes
+        // inside a block can still reach back to its baseline.
+        let cap = len + cfg.max_block_frames + 1;
+        Ok(Processor {
+            fs,
+            channels,
+            starting_time_s: info.starting_time_s,
+            tags,
+            tag_info,
+            filter,
+            filtered: Vec::with_capacity(cfg.max_block_frames * channels),
+            history: vec![0.0; cap * channels],
+            cap,
+            written: 0,
+            pending: VecDeque::with_capacity(cfg.max_pending),
+            gaps: VecDeque::with_capacity(MAX_GAPS),
+            extractor,
+            pre,
+            post,
+            sweep: Vec::with_capacity(len),
+            average: Vec::with_capacity(len),
+            motor,
+            sensory,
+            scratch: Scratch::with_capacity(len, 256),
+            averagers,
+            trigger,
+            artefact,
+            channel_buf: Vec::with_capacity(cfg.max_block_frames),
+            found: Vec::with_capacity(64),
+            seq: 0,
+            stats: ProcessorStats::default(),
+            cfg,
+        })
+    }
+
+    /// The stimulus descriptions stimuli refer to.
+    pub fn tags(&self) -> &[StimulusTag] {
+        &self.tags
+    }
+
+    /// What was skipped or flagged so far.
+    pub fn stats(&self) -> ProcessorStats {
+        self.stats
+    }
+
+    /// Sample rate (Hz).
+    pub fn sample_rate_hz(&self) -> f64 {
+        self.fs
+    }
+
+    /// Samples before the stimulus in each sweep.
+    pub fn pre_samples(&self) -> usize {
+        self.pre
+    }
+
+    /// Samples after the stimulus in each sweep.
+    pub fn post_samples(&self) -> usize {
+        self.post
+    }
+
+    /// Group delay of the causal stream filter at 300 Hz (ms), the middle of a CMAP's band; 0
+    /// without a filter. Latencies are not corrected by it: it is reported so that a lab using a
+    /// stream filter sees what it costs.
+    pub fn filter_delay_ms(&self) -> f64 {
+        self.filter
+            .as_ref()
+            .map_or(0.0, |(c, _)| c.group_delay_ms(300.0))
+    }
+
+    /// Announces that `count` frames from `first_sample` were lost. Sweeps overlapping them are
+    /// flagged [`Flag::DataGap`] and not measured.
+    pub fn gap(&mut self, first_sample: u64, count: u64) {
+        if count == 0 {
+            return;
+        }
+        if self.gaps.len() == MAX_GAPS {
+            self.gaps.pop_front();
+        }
+        self.gaps.push_back((first_sample, first_sample + count));
+        self.stats.lost_frames += count;
+        // Lost frames still advance the stream position: hold zeros in their place.
+        if first_sample + count > self.written {
+            let from = self.written.max(first_sample);
+            for f in from..first_sample + count {
+                let at = (f % self.cap as u64) as usize * self.channels;
+                self.history[at..at + self.channels].fill(0.0);
+            }
+            self.written = first_sample + count;
+        }
+    }
+
+    /// Feeds `frames` (interleaved volts) starting at absolute frame `first_sample`, with the
+    /// stimulus marks that fall in them. A jump forward in `first_sample` is taken as lost data.
+    /// Completed sweeps are measured and reported to `sink` in stimulus order.
+    pub fn push(
+        &mut self,
+        first_sample: u64,
+        frames: &[f32],
+        marks: &[StimulusMark],
+        sink: &mut dyn MeasurementSink,
+    ) {
+        if first_sample > self.written {
+            self.gap(self.written, first_sample - self.written);
+        }
+        let ch = self.channels;
+        let n = frames.len() / ch;
+        // Frames at or before what was already seen are ignored (a source must not repeat).
+        let skip = (self.written.saturating_sub(first_sample) as usize).min(n);
+        let frames = &frames[skip * ch..n * ch];
+        let n = n - skip;
+        let start = self.written;
+        // Stream filter.
+        let data: &[f32] = match &mut self.filter {
+            Some((c, st)) => {
+                self.filtered.clear();
+                self.filtered.extend_from_slice(frames);
+                c.process_in_place(st, &mut self.filtered);
+                &self.filtered
+            }
+            None => frames,
+        };
+        for (k, frame) in data.chunks_exact(ch).enumerate() {
+            let at = ((start + k as u64) % self.cap as u64) as usize * ch;
+            for (h, &x) in self.history[at..at + ch].iter_mut().zip(frame) {
+                *h = f64::from(x);
+            }
+        }
+        self.stats.frames += n as u64;
+        // Stimuli.
+        self.found.clear();
+        if let Some((d, st, c)) = &mut self.trigger {
+            self.channel_buf.clear();
+            self.channel_buf
+                .extend(data.chunks_exact(ch).map(|f| f64::from(f[*c])));
+            let found = &mut self.found;
+            d.process(st, &self.channel_buf, |i| found.push(i));
+        }
+        if let Some((d, st, c)) = &mut self.artefact {
+            self.channel_buf.clear();
+            self.channel_buf
+                .extend(data.chunks_exact(ch).map(|f| f64::from(f[*c])));
+            let found = &mut self.found;
+            d.process(st, &self.channel_buf, |i| found.push(i));
+        }
+        self.written = start + n as u64;
+        if self.cfg.detection == Detection::Marks {
+            for m in marks {
+                self.enqueue(m.sample_index, m.tag, sink);
+            }
+        } else {
+            for k in 0..self.found.len() {
+                let i = self.found[k];
+                self.enqueue(i, None, sink);
+            }
+        }
+        self.complete(false, sink);
+    }
+
+    /// Ends the stream: stimuli whose window can no longer complete are reported flagged.
+    pub fn finish(&mut self, sink: &mut dyn MeasurementSink) {
+        if let Some((d, st, _)) = &mut self.artefact {
+            let found = &mut self.found;
+            found.clear();
+            d.finish(st, |i| found.push(i));
+            for k in 0..self.found.len() {
+                let i = self.found[k];
+                self.enqueue(i, None, sink);
+            }
+        }
+        self.complete(true, sink);
+    }
+
+    fn enqueue(&mut self, sample: u64, tag: Option<u32>, sink: &mut dyn MeasurementSink) {
+        if self.pending.len() == self.cfg.max_pending {
+            // Keep the newest; the oldest is reported unmeasured rather than silently lost.
+            if let Some(old) = self.pending.pop_front() {
+                self.stats.dropped_pending += 1;
+                self.report_unmeasured(old, sink);
+            }
+        }
+        let tag = tag.filter(|&t| (t as usize) < self.tags.len());
+        self.pending.push_back(Pending {
+            seq: self.seq,
+            sample,
+            tag,
+        });
+        self.seq += 1;
+        self.stats.stimuli += 1;
+    }
+
+    fn complete(&mut self, at_end: bool, sink: &mut dyn MeasurementSink) {
+        while let Some(&p) = self.pending.front() {
+            let window_end = p.sample + self.post as u64;
+            if window_end > self.written && !at_end {
+                break;
+            }
+            self.pending.pop_front();
+            let start = p.sample.checked_sub(self.pre as u64);
+            let whole = window_end <= self.written
+                && start.is_some_and(|s| s + (self.cap as u64) >= self.written)
+                && !self
+                    .gaps
+                    .iter()
+                    .any(|&(a, b)| start.is_some_and(|s| a < window_end && b > s));
+            if whole {
+                self.measure(p, sink);
+            } else {
+                self.report_unmeasured(p, sink);
+            }
+        }
+    }
+
+    fn channel_and_modality(&self, tag: Option<u32>) -> (usize, Modality, Option<usize>) {
+        tag.map_or((self.cfg.default_channel, Modality::Motor, None), |t| {
+            self.tag_info[t as usize]
+        })
+    }
+
+    fn base(&self, p: Pending, channel: usize, modality: Modality) -> Measurement {
+        Measurement {
+            seq: p.seq,
+            sample_index: p.sample,
+            stimulus_time_s: self.starting_time_s + p.sample as f64 / self.fs,
+            tag: p.tag,
+            channel,
+            modality,
+            response: Response::default(),
+            markers_ms: None,
+            averaged_sweeps: 0,
+            window_end_sample: p.sample + self.post as u64,
+        }
+    }
+
+    fn report_unmeasured(&mut self, p: Pending, sink: &mut dyn MeasurementSink) {
+        let (channel, modality, _) = self.channel_and_modality(p.tag);
+        let mut m = self.base(p, channel, modality);
+        let mut flags = Flags::empty();
+        flags.insert(Flag::DataGap);
+        m.response.flags = flags;
+        self.stats.incomplete += 1;
+        sink.on_measurement(&m);
+    }
+
+    fn measure(&mut self, p: Pending, sink: &mut dyn MeasurementSink) {
+        let (channel, modality, slot) = self.channel_and_modality(p.tag);
+        let first = p.sample - self.pre as u64;
+        self.sweep.clear();
+        for f in first..first + (self.pre + self.post) as u64 {
+            let at = (f % self.cap as u64) as usize * self.channels;
+            self.sweep.push(self.history[at + channel]);
+        }
+        let artefact_end = self.extractor.suppress(&mut self.sweep);
+        let mut m = self.base(p, channel, modality);
+        let (samples, averaged) = match slot {
+            Some(slot) => {
+                let avg = &mut self.averagers[slot];
+                // Same shape by construction, so adding cannot fail.
+                let _ = avg.add(&self.sweep, self.pre);
+                avg.mean_into(&mut self.average);
+                (&self.average, avg.count())
+            }
+            None => (&self.sweep, 1),
+        };
+        let view = SweepView::new(samples, self.fs, self.pre).and_then(|v| match artefact_end {
+            Some(e) if e < samples.len() && e >= self.pre => v.with_artefact_end(e),
+            _ => Ok(v),
+        });
+        let Ok(view) = view else {
+            // Non-finite samples cannot come from a checked source; report rather than guess.
+            self.report_unmeasured(p, sink);
+            return;
+        };
+        let (response, markers) = match modality {
+            Modality::Motor => {
+                let d = self.motor.measure_detailed(&view, &mut self.scratch);
+                (d.response, d.markers)
+            }
+            Modality::Sensory => {
+                let r = self.sensory.measure_sensory(&view, &mut self.scratch);
+                (r, None)
+            }
+        };
+        let to_ms = |i: f64| (i - self.pre as f64) * 1e3 / self.fs;
+        m.response = response;
+        m.averaged_sweeps = averaged;
+        m.markers_ms = markers.map(|k: Markers| MarkersMs {
+            onset: to_ms(k.onset),
+            negative_peak: to_ms(k.negative_peak),
+            negative_end: k.negative_end.map(to_ms),
+            positive_peak: k.positive_peak.map(to_ms),
+            end: k.end.map(to_ms),
+        });
+        self.stats.measured += 1;
+        sink.on_measurement(&m);
+    }
+}
+
+fn describe(t: &StimulusTag) -> String {
+    format!(
+        "{} {} {}",
+        t.nerve.as_deref().unwrap_or("?"),
+        t.side.as_deref().unwrap_or("?"),
+        t.site.as_deref().unwrap_or("?")
+    )
+}
