@@ -89,3 +89,103 @@ mod tests {
         assert!(!clipping(&[0.0; 20], 3).saturated());
     }
 }
+
+/// Streaming form of [`clipping`]: feed a channel's samples block by block, then ask whether it
+/// held its final maximum or minimum for at least `min_run` samples in a row.
+#[derive(Debug, Clone, Copy)]
+pub struct ClipTracker {
+    min_run: usize,
+    max_seen: f64,
+    min_seen: f64,
+    /// Highest and lowest values held for a whole run, with their run counts and samples.
+    hi: (f64, usize, usize),
+    lo: (f64, usize, usize),
+    run_val: f64,
+    run_len: usize,
+}
+
+impl ClipTracker {
+    /// A tracker that counts runs of at least `min_run` (≥ 2) identical samples.
+    pub fn new(min_run: usize) -> Self {
+        ClipTracker {
+            min_run: min_run.max(2),
+            max_seen: f64::NEG_INFINITY,
+            min_seen: f64::INFINITY,
+            hi: (f64::NEG_INFINITY, 0, 0),
+            lo: (f64::INFINITY, 0, 0),
+            run_val: f64::NAN,
+            run_len: 0,
+        }
+    }
+
+    /// Adds one sample.
+    #[inline]
+    pub fn push(&mut self, x: f64) {
+        self.max_seen = self.max_seen.max(x);
+        self.min_seen = self.min_seen.min(x);
+        if x == self.run_val {
+            self.run_len += 1;
+        } else {
+            self.close_run();
+            self.run_val = x;
+            self.run_len = 1;
+        }
+    }
+
+    fn close_run(&mut self) {
+        if self.run_len < self.min_run {
+            return;
+        }
+        let (v, n) = (self.run_val, self.run_len);
+        if v > self.hi.0 {
+            self.hi = (v, 1, n);
+        } else if v == self.hi.0 {
+            self.hi.1 += 1;
+            self.hi.2 += n;
+        }
+        if v < self.lo.0 {
+            self.lo = (v, 1, n);
+        } else if v == self.lo.0 {
+            self.lo.1 += 1;
+            self.lo.2 += n;
+        }
+    }
+
+    /// The result so far (the current run counts if it is long enough).
+    pub fn report(&self) -> ClipReport {
+        let mut t = *self;
+        t.close_run();
+        let mut r = ClipReport { high: t.max_seen, low: t.min_seen, ..ClipReport::default() };
+        if t.max_seen == t.min_seen {
+            return r;
+        }
+        if t.hi.0 == t.max_seen {
+            r.high_runs = t.hi.1;
+            r.clipped_samples += t.hi.2;
+        }
+        if t.lo.0 == t.min_seen {
+            r.low_runs = t.lo.1;
+            r.clipped_samples += t.lo.2;
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tracker_tests {
+    use super::*;
+
+    #[test]
+    fn streaming_tracker_agrees_with_the_whole_record_scan() {
+        let x: Vec<f64> = (0..500).map(|i| (i as f64 * 0.05).sin().clamp(-0.9, 0.95)).collect();
+        let mut t = ClipTracker::new(3);
+        for chunk in x.chunks(37) {
+            chunk.iter().for_each(|&v| t.push(v));
+        }
+        assert_eq!(t.report(), clipping(&x, 3));
+        assert!(t.report().saturated());
+        let mut quiet = ClipTracker::new(3);
+        (0..200).for_each(|i| quiet.push((i as f64 * 0.3).sin()));
+        assert!(!quiet.report().saturated());
+    }
+}
