@@ -7,6 +7,12 @@
 //! whole sweep (a drift slope fitted on a short baseline and extrapolated across the window
 //! would add more error to the area of a small response than the drift it removes). The tail
 //! is `A·exp(−(i − start)/τ)` from the end of the artefact on, with τ chosen from a grid.
+//!
+//! Cost: the products of regressors with each other do not depend on the samples. They are
+//! sums of (at most linear) polynomials times complex exponentials over index ranges, so they
+//! are taken in closed form (geometric series) per range; only the products with the samples
+//! are summed, as dot products against regressor columns computed once per sample rate and
+//! kept in [`Columns`]. The tail columns stop where `exp(−j/τ)` falls below [`TAIL_FLOOR`].
 
 // Matrix code reads best with explicit indices.
 #![allow(clippy::needless_range_loop)]
@@ -22,6 +28,94 @@ const TAUS_MS: [f64; 6] = [0.2, 0.35, 0.6, 1.0, 1.7, 3.0];
 const NT: usize = TAUS_MS.len();
 /// F statistic a term must exceed to be kept (per degree of freedom).
 const F_KEEP: f64 = 12.0;
+/// A tail regressor is taken as zero once it has decayed below this fraction of its start
+/// (its further products with the samples are below rounding).
+const TAIL_FLOOR: f64 = 1e-13;
+
+/// Regressor columns for sweeps at one sample rate with one list of mains candidates: the
+/// sample index, sine and cosine of each candidate, and the decaying tail for each τ (from its
+/// start). They depend on no sweep, so they are computed once and kept for the next sweeps.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Columns {
+    fs: f64,
+    freqs: [f64; 2],
+    n_freqs: usize,
+    /// Samples covered (one more than the longest sweep, so ranges' ends are inside).
+    len: usize,
+    ramp: Vec<f64>,
+    /// sin ω₁i, cos ω₁i, sin ω₂i, cos ω₂i.
+    trig: [Vec<f64>; 4],
+    /// Per τ: `1/(τ·fs)`, the decay exponent per sample.
+    rate: [f64; NT],
+    /// Per τ: `exp(−j·rate)` for j from 0 until it falls below [`TAIL_FLOOR`] (or `len`).
+    tails: [Vec<f64>; NT],
+}
+
+impl Columns {
+    /// Makes the columns cover sweeps of `n` samples at `fs` with the mains candidates `mains`
+    /// (at most two are used); recomputes only when one of these changed or `n` grew.
+    pub(crate) fn prepare(&mut self, fs: f64, mains: &[f64], n: usize) {
+        let m = mains.len().min(2);
+        let same = self.fs == fs && self.n_freqs == m && self.freqs[..m] == mains[..m];
+        if same && self.len > n {
+            return;
+        }
+        self.fs = fs;
+        self.n_freqs = m;
+        self.freqs = [0.0; 2];
+        self.freqs[..m].copy_from_slice(&mains[..m]);
+        self.len = n + 1;
+        let len = self.len;
+        self.ramp.clear();
+        self.ramp.extend((0..len).map(|i| i as f64));
+        for (k, col) in self.trig.iter_mut().enumerate() {
+            col.clear();
+            if k / 2 < m {
+                let w = std::f64::consts::TAU * self.freqs[k / 2] / fs;
+                // Exact sines (not a rotation) so that no rounding drift builds up along the
+                // column; computed once per sample rate.
+                if k % 2 == 0 {
+                    col.extend((0..len).map(|i| (w * i as f64).sin()));
+                } else {
+                    col.extend((0..len).map(|i| (w * i as f64).cos()));
+                }
+            }
+        }
+        for (t, tau) in TAUS_MS.iter().enumerate() {
+            let rate = 1.0 / (tau * 1e-3 * fs);
+            self.rate[t] = rate;
+            let col = &mut self.tails[t];
+            col.clear();
+            for j in 0..len {
+                let e = (-(j as f64) * rate).exp();
+                if e < TAIL_FLOOR {
+                    break;
+                }
+                col.push(e);
+            }
+        }
+    }
+
+    /// `exp(−j·rate)` of tail `t`, from the column when it is there.
+    fn tail_pow(&self, t: usize, j: usize) -> f64 {
+        match self.tails[t].get(j) {
+            Some(&e) => e,
+            None => (-(j as f64) * self.rate[t]).exp(),
+        }
+    }
+
+    /// `e^{iωk·i}` for mains candidate `k`, from the columns.
+    fn cis(&self, k: usize, i: usize) -> Cx {
+        match (self.trig[2 * k + 1].get(i), self.trig[2 * k].get(i)) {
+            (Some(&re), Some(&im)) => Cx { re, im },
+            _ => Cx::cis(self.omega(k) * i as f64),
+        }
+    }
+
+    fn omega(&self, k: usize) -> f64 {
+        std::f64::consts::TAU * self.freqs[k] / self.fs
+    }
+}
 
 /// A fitted baseline model, evaluated per sample index.
 #[derive(Debug, Clone, Copy, Default)]
@@ -29,10 +123,10 @@ pub(crate) struct Baseline {
     coef: [f64; P],
     center: f64,
     scale: f64,
-    /// Mains angular frequency per sample (radians), when a mains term is kept.
-    omega: Option<f64>,
-    /// Tail start (sample) and decay per sample, when a tail term is kept.
-    tail: Option<(usize, f64)>,
+    /// Mains angular frequency per sample (radians) and its column, when a mains term is kept.
+    omega: Option<(f64, usize)>,
+    /// Tail start (sample), decay exponent per sample and column, when a tail term is kept.
+    tail: Option<(usize, f64, usize)>,
     /// Mains frequency (Hz) kept in the model.
     pub(crate) mains_hz: Option<f64>,
     /// Tail time constant (ms) kept in the model.
@@ -48,52 +142,55 @@ impl Baseline {
     pub(crate) fn at(&self, i: usize) -> f64 {
         let x = (i as f64 - self.center) / self.scale;
         let mut v = self.coef[0] + self.coef[1] * x;
-        if let Some(w) = self.omega {
+        if let Some((w, _)) = self.omega {
             let ph = w * i as f64;
             v += self.coef[2] * ph.sin() + self.coef[3] * ph.cos();
         }
-        if let Some((a, d)) = self.tail {
-            if i >= a {
-                v += self.coef[4] * d.powf((i - a) as f64);
-            }
-        }
-        v
+        v + self.tail_at(i)
     }
 
     /// The artefact-tail part of the model at sample `i` (volts).
     pub(crate) fn tail_at(&self, i: usize) -> f64 {
         match self.tail {
-            Some((a, d)) if i >= a => self.coef[4] * d.powf((i - a) as f64),
+            Some((a, rate, _)) if i >= a => self.coef[4] * (-((i - a) as f64) * rate).exp(),
             _ => 0.0,
         }
     }
 
-    /// Writes `sign · (x[i] − model(i)) · scale` for every sample into `out`. The mains phase
-    /// advances by rotation and the tail by multiplication rather than a sine, cosine or
-    /// exponential per sample, which dominated the cost of measuring a sweep.
-    pub(crate) fn residual_into(&self, x: &[f64], sign: f64, scale: f64, out: &mut Vec<f64>) {
+    /// Writes `sign · (x[i] − model(i)) · scale` for every sample into `out`, from the
+    /// regressor columns in `cols` (prepared for `x`'s length and sample rate).
+    pub(crate) fn residual_into(
+        &self,
+        x: &[f64],
+        sign: f64,
+        scale: f64,
+        cols: &Columns,
+        out: &mut Vec<f64>,
+    ) {
         out.clear();
+        let n = x.len();
         let k = sign * scale;
         let slope = self.coef[1] / self.scale;
         let offset = self.coef[0] - slope * self.center;
-        out.extend(
-            x.iter()
-                .enumerate()
-                .map(|(i, &xi)| k * (xi - (offset + slope * i as f64))),
-        );
-        if let Some(w) = self.omega {
-            let mut rot = Rotor::new(w, 0);
-            let (a, b) = (k * self.coef[2], k * self.coef[3]);
-            for o in out.iter_mut() {
-                let (sn, cs) = rot.next();
-                *o -= a * sn + b * cs;
+        let ramp = &cols.ramp[..n];
+        match self.omega {
+            Some((_, c)) => {
+                let (a, b) = (self.coef[2], self.coef[3]);
+                let (sn, cs) = (&cols.trig[2 * c][..n], &cols.trig[2 * c + 1][..n]);
+                out.extend(x.iter().zip(ramp).zip(sn.iter().zip(cs)).map(
+                    |((&xi, &t), (&s, &c))| k * (xi - (offset + slope * t) - (a * s + b * c)),
+                ));
             }
+            None => out.extend(
+                x.iter()
+                    .zip(ramp)
+                    .map(|(&xi, &t)| k * (xi - (offset + slope * t))),
+            ),
         }
-        if let Some((start, d)) = self.tail {
-            let mut e = k * self.coef[4];
-            for o in out.iter_mut().skip(start) {
-                *o -= e;
-                e *= d;
+        if let Some((start, _, t)) = self.tail {
+            let e = k * self.coef[4];
+            for (o, &d) in out.iter_mut().skip(start).zip(&cols.tails[t]) {
+                *o -= e * d;
             }
         }
     }
@@ -113,7 +210,172 @@ impl Baseline {
     }
 }
 
-/// Regressor sums over the quiet samples, gathered in one pass for every candidate model.
+/// A complex number, for the geometric sums behind the Gram matrix.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Cx {
+    re: f64,
+    im: f64,
+}
+
+impl Cx {
+    const ONE: Cx = Cx { re: 1.0, im: 0.0 };
+
+    fn cis(ph: f64) -> Cx {
+        let (im, re) = ph.sin_cos();
+        Cx { re, im }
+    }
+    fn real(re: f64) -> Cx {
+        Cx { re, im: 0.0 }
+    }
+    fn mul(self, o: Cx) -> Cx {
+        Cx {
+            re: self.re * o.re - self.im * o.im,
+            im: self.re * o.im + self.im * o.re,
+        }
+    }
+    fn conj(self) -> Cx {
+        Cx {
+            re: self.re,
+            im: -self.im,
+        }
+    }
+    fn scale(self, k: f64) -> Cx {
+        Cx {
+            re: self.re * k,
+            im: self.im * k,
+        }
+    }
+    fn add(self, o: Cx) -> Cx {
+        Cx {
+            re: self.re + o.re,
+            im: self.im + o.im,
+        }
+    }
+    fn sub(self, o: Cx) -> Cx {
+        Cx {
+            re: self.re - o.re,
+            im: self.im - o.im,
+        }
+    }
+    fn div(self, o: Cx) -> Cx {
+        let d = o.re * o.re + o.im * o.im;
+        Cx {
+            re: (self.re * o.re + self.im * o.im) / d,
+            im: (self.im * o.re - self.re * o.im) / d,
+        }
+    }
+    fn abs(self) -> f64 {
+        self.re.hypot(self.im)
+    }
+}
+
+/// `1 − e^{iθ}`, without the cancellation of `1 − cos θ` for small θ.
+fn one_minus_cis(theta: f64) -> Cx {
+    let h = (0.5 * theta).sin();
+    Cx {
+        re: 2.0 * h * h,
+        im: -theta.sin(),
+    }
+}
+
+/// Below this `|1 − z|` the geometric sums are added term by term (only for mains candidates
+/// within a fraction of a hertz of each other or of the Nyquist frequency).
+const GEO_MIN: f64 = 1e-4;
+
+/// `(Σ zⁱ, Σ (i − c)·zⁱ)` over `i ∈ [a, b)` for `z = w·e^{iθ}` (`0 < w ≤ 1`), given
+/// `za = zᵃ`, `zb = zᵇ` and `den = 1 − z` (all up to a common factor that the caller applies).
+/// Uses `(1 − z)·Σ (i − c)zⁱ = (a − c − 1)zᵃ − (b − 1 − c)zᵇ + Σ zⁱ`.
+fn geo_sums(za: Cx, zb: Cx, den: Cx, a: usize, b: usize, c: f64) -> (Cx, Cx) {
+    let s0 = za.sub(zb).div(den);
+    let s1 = za
+        .scale(a as f64 - c - 1.0)
+        .sub(zb.scale(b as f64 - 1.0 - c))
+        .add(s0)
+        .div(den);
+    (s0, s1)
+}
+
+/// The same sums term by term, for `z = e^{iθ}` close to 1.
+fn geo_sums_direct(theta: f64, a: usize, b: usize, c: f64) -> (Cx, Cx) {
+    let (mut s0, mut s1) = (Cx::real(0.0), Cx::real(0.0));
+    for i in a..b {
+        let z = Cx::cis(theta * i as f64);
+        s0 = s0.add(z);
+        s1 = s1.add(z.scale(i as f64 - c));
+    }
+    (s0, s1)
+}
+
+/// `Σ e^{iθi}` over `[a, b)` given `e^{iθa}`, `e^{iθb}`.
+fn cis_sum(theta: f64, za: Cx, zb: Cx, a: usize, b: usize) -> Cx {
+    let den = one_minus_cis(theta);
+    if den.abs() < GEO_MIN {
+        geo_sums_direct(theta, a, b, 0.0).0
+    } else {
+        za.sub(zb).div(den)
+    }
+}
+
+/// Sums of `y`, `y·r` and `y²` over `y`, and of `y` times each column in `cols`, with
+/// independent accumulators so that the loop vectorises.
+fn dots<const K: usize>(y: &[f64], ramp: &[f64], cols: [&[f64]; K]) -> (f64, f64, f64, [f64; K]) {
+    const L: usize = 4;
+    let n = y.len();
+    let body = n - n % L;
+    let (mut sy, mut sr, mut syy) = ([0.0; L], [0.0; L], [0.0; L]);
+    let mut sc = [[0.0; L]; K];
+    let mut i = 0;
+    while i < body {
+        let yv: [f64; L] = std::array::from_fn(|l| y[i + l]);
+        for l in 0..L {
+            sy[l] += yv[l];
+            sr[l] += yv[l] * ramp[i + l];
+            syy[l] += yv[l] * yv[l];
+        }
+        for (acc, col) in sc.iter_mut().zip(&cols) {
+            let c = &col[i..i + L];
+            for l in 0..L {
+                acc[l] += yv[l] * c[l];
+            }
+        }
+        i += L;
+    }
+    let mut out = [0.0; K];
+    for (o, acc) in out.iter_mut().zip(&sc) {
+        *o = acc.iter().sum();
+    }
+    let (mut sy, mut sr, mut syy) = (sy.iter().sum(), sr.iter().sum(), syy.iter().sum::<f64>());
+    for j in body..n {
+        sy += y[j];
+        sr += y[j] * ramp[j];
+        syy += y[j] * y[j];
+        for (o, col) in out.iter_mut().zip(&cols) {
+            *o += y[j] * col[j];
+        }
+    }
+    (sy, sr, syy, out)
+}
+
+/// `Σ y·c` over equally long slices, with independent accumulators.
+fn dot(y: &[f64], c: &[f64]) -> f64 {
+    const L: usize = 4;
+    let mut acc = [0.0; L];
+    let (yc, cc) = (y.chunks_exact(L), c.chunks_exact(L));
+    let tail: f64 = yc
+        .remainder()
+        .iter()
+        .zip(cc.remainder())
+        .map(|(a, b)| a * b)
+        .sum();
+    for (a, b) in yc.zip(cc) {
+        for l in 0..L {
+            acc[l] += a[l] * b[l];
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
+/// Regressor sums over the quiet samples, gathered once for every candidate model.
 struct Sums {
     n: usize,
     center: f64,
@@ -125,10 +387,11 @@ struct Sums {
     ge: [[f64; NB + 1]; NT],
     gey: [f64; NT],
     yy: f64,
-    omegas: [f64; 2],
+    /// Mains candidates in the model: column in [`Columns`] and angular frequency per sample.
+    mains: [(usize, f64); 2],
     n_mains: usize,
     tail_start: Option<usize>,
-    decay: [f64; NT],
+    rate: [f64; NT],
 }
 
 /// What one candidate model holds.
@@ -149,20 +412,16 @@ impl Sums {
     fn gather(
         x: &[f64],
         ranges: &[(usize, usize)],
-        omegas: &[f64],
+        cols: &Columns,
+        mains: &[(usize, f64)],
         tail_start: Option<usize>,
-        sample_rate_hz: f64,
     ) -> Option<Sums> {
         let n: usize = ranges.iter().map(|(a, b)| b - a).sum();
         let lo = ranges.iter().map(|r| r.0).min()?;
         let hi = ranges.iter().map(|r| r.1).max()?;
         let center = 0.5 * (lo + hi) as f64;
         let scale = ((hi - lo) as f64 * 0.5).max(1.0);
-        let m = omegas.len().min(2);
-        let mut decay = [0.0; NT];
-        for (d, tau) in decay.iter_mut().zip(TAUS_MS) {
-            *d = (-1.0 / (tau * 1e-3 * sample_rate_hz)).exp();
-        }
+        let m = mains.len().min(2);
         let mut sums = Sums {
             n,
             center,
@@ -172,49 +431,149 @@ impl Sums {
             ge: [[0.0; NB + 1]; NT],
             gey: [0.0; NT],
             yy: 0.0,
-            omegas: [0.0; 2],
+            mains: [(0, 0.0); 2],
             n_mains: m,
             tail_start,
-            decay,
+            rate: cols.rate,
         };
-        sums.omegas[..m].copy_from_slice(&omegas[..m]);
-        let mut row = [0.0; NB];
+        sums.mains[..m].copy_from_slice(&mains[..m]);
+        // Per mains candidate: 1 − e^{iω}, and for the tail products sin ω and 2 sin²(ω/2).
+        let mut den = [Cx::ONE; 2];
+        let mut trig_w = [(0.0, 0.0); 2];
+        for c in 0..m {
+            let w = mains[c].1;
+            den[c] = one_minus_cis(w);
+            let h = (0.5 * w).sin();
+            trig_w[c] = (w.sin(), 2.0 * h * h);
+        }
+        let mut sum_yr = 0.0;
         for &(a, b) in ranges {
-            let mut rots = [Rotor::new(sums.omegas[0], a), Rotor::new(sums.omegas[1], a)];
-            let mut e = [0.0; NT];
-            for (i, &y) in x.iter().enumerate().take(b).skip(a) {
-                row[0] = 1.0;
-                row[1] = (i as f64 - center) / scale;
-                for (c, rot) in rots.iter_mut().enumerate().take(m) {
-                    (row[2 + 2 * c], row[3 + 2 * c]) = rot.next();
+            if b <= a {
+                continue;
+            }
+            let y = &x[a..b];
+            let ramp = &cols.ramp[a..b];
+            let col = |c: usize, k: usize| &cols.trig[2 * mains[c].0 + k][a..b];
+            let (sy, sr, syy, ty) = match m {
+                0 => {
+                    let (sy, sr, syy, _) = dots::<0>(y, ramp, []);
+                    (sy, sr, syy, [0.0; 4])
                 }
-                sums.yy += y * y;
-                // Constant loop bounds (unused regressors stay zero) let the compiler unroll
-                // the Gram update, the measurement's hottest loop.
-                for r in 0..NB {
-                    sums.gy[r] += row[r] * y;
-                    for c in 0..NB {
-                        sums.g[r][c] += row[r] * row[c];
-                    }
+                1 => {
+                    let (sy, sr, syy, t) = dots::<2>(y, ramp, [col(0, 0), col(0, 1)]);
+                    (sy, sr, syy, [t[0], t[1], 0.0, 0.0])
                 }
-                if let Some(start) = tail_start {
-                    if i == start.max(a) && i >= start {
-                        for (t, ev) in e.iter_mut().enumerate() {
-                            *ev = decay[t].powf((i - start) as f64);
-                        }
-                    }
-                    if i >= start {
-                        for t in 0..NT {
-                            let ev = e[t];
-                            for r in 0..NB {
-                                sums.ge[t][r] += ev * row[r];
-                            }
-                            sums.ge[t][NB] += ev * ev;
-                            sums.gey[t] += ev * y;
-                            e[t] = ev * decay[t];
-                        }
-                    }
+                _ => dots::<4>(y, ramp, [col(0, 0), col(0, 1), col(1, 0), col(1, 1)]),
+            };
+            sums.gy[0] += sy;
+            sum_yr += sr;
+            sums.yy += syy;
+            for k in 0..2 * m {
+                sums.gy[2 + k] += ty[k];
+            }
+
+            // Row 1 (the drift) is summed as Σ (i − c)·… and scaled once at the end.
+            let len = (b - a) as f64;
+            let mean = 0.5 * (a + b - 1) as f64 - center;
+            sums.g[0][0] += len;
+            sums.g[0][1] += len * mean;
+            sums.g[1][1] += len * mean * mean + len * (len * len - 1.0) / 12.0;
+            let mut za = [Cx::ONE; 2];
+            let mut zb = [Cx::ONE; 2];
+            for c in 0..m {
+                let (k, w) = mains[c];
+                za[c] = cols.cis(k, a);
+                zb[c] = cols.cis(k, b);
+                let (s0, s1) = if den[c].abs() < GEO_MIN {
+                    geo_sums_direct(w, a, b, center)
+                } else {
+                    geo_sums(za[c], zb[c], den[c], a, b, center)
+                };
+                let (sr, cr) = (2 + 2 * c, 3 + 2 * c);
+                sums.g[0][sr] += s0.im;
+                sums.g[0][cr] += s0.re;
+                sums.g[1][sr] += s1.im;
+                sums.g[1][cr] += s1.re;
+                // sin² = (1 − cos 2ωi)/2, cos² = (1 + cos 2ωi)/2, sin·cos = sin 2ωi / 2.
+                let q = cis_sum(2.0 * w, za[c].mul(za[c]), zb[c].mul(zb[c]), a, b);
+                sums.g[sr][sr] += 0.5 * (len - q.re);
+                sums.g[cr][cr] += 0.5 * (len + q.re);
+                sums.g[sr][cr] += 0.5 * q.im;
+            }
+            if m == 2 {
+                let (w1, w2) = (mains[0].1, mains[1].1);
+                let p = cis_sum(w1 + w2, za[0].mul(za[1]), zb[0].mul(zb[1]), a, b);
+                let d = cis_sum(
+                    w1 - w2,
+                    za[0].mul(za[1].conj()),
+                    zb[0].mul(zb[1].conj()),
+                    a,
+                    b,
+                );
+                sums.g[2][4] += 0.5 * (d.re - p.re);
+                sums.g[3][5] += 0.5 * (d.re + p.re);
+                sums.g[2][5] += 0.5 * (p.im + d.im);
+                sums.g[3][4] += 0.5 * (p.im - d.im);
+            }
+
+            let Some(s) = tail_start else { continue };
+            let a2 = a.max(s);
+            if a2 >= b {
+                continue;
+            }
+            let zt: [(Cx, Cx); 2] = std::array::from_fn(|c| {
+                if c < m {
+                    (cols.cis(mains[c].0, a2), zb[c])
+                } else {
+                    (Cx::ONE, Cx::ONE)
                 }
+            });
+            for t in 0..NT {
+                let tail = &cols.tails[t];
+                let (j0, j1) = (a2 - s, (b - s).min(tail.len()));
+                if j0 < j1 {
+                    sums.gey[t] += dot(&x[a2..a2 + (j1 - j0)], &tail[j0..j1]);
+                }
+                let (pa, pb) = (cols.tail_pow(t, j0), cols.tail_pow(t, b - s));
+                let r = cols.rate[t];
+                let d = (-r).exp();
+                let one_minus_d = -(-r).exp_m1();
+                let (s0, s1) = geo_sums(
+                    Cx::real(pa),
+                    Cx::real(pb),
+                    Cx::real(one_minus_d),
+                    a2,
+                    b,
+                    center,
+                );
+                sums.ge[t][0] += s0.re;
+                sums.ge[t][1] += s1.re;
+                for c in 0..m {
+                    // Σ d^{i−s}·e^{iωi} = (pa·e^{iωa₂} − pb·e^{iωb}) / (1 − d·e^{iω}).
+                    let (sin_w, vers_w) = trig_w[c];
+                    let dz = Cx {
+                        re: one_minus_d + d * vers_w,
+                        im: -d * sin_w,
+                    };
+                    let v = zt[c].0.scale(pa).sub(zt[c].1.scale(pb)).div(dz);
+                    sums.ge[t][2 + 2 * c] += v.im;
+                    sums.ge[t][3 + 2 * c] += v.re;
+                }
+                sums.ge[t][NB] += (pa * pa - pb * pb) / -(-2.0 * r).exp_m1();
+            }
+        }
+        sums.gy[1] = (sum_yr - center * sums.gy[0]) / scale;
+        for c in 0..NB {
+            sums.g[1][c] /= scale;
+        }
+        sums.g[0][1] /= scale;
+        sums.g[1][1] /= scale;
+        for t in 0..NT {
+            sums.ge[t][1] /= scale;
+        }
+        for r in 0..NB {
+            for c in 0..r {
+                sums.g[r][c] = sums.g[c][r];
             }
         }
         Some(sums)
@@ -291,10 +650,10 @@ impl Sums {
             coef,
             center: self.center,
             scale: self.scale,
-            omega: terms.mains.map(|m| self.omegas[m]),
+            omega: terms.mains.map(|m| (self.mains[m].1, self.mains[m].0)),
             tail: terms
                 .tail
-                .and_then(|t| self.tail_start.map(|s| (s, self.decay[t]))),
+                .and_then(|t| self.tail_start.map(|s| (s, self.rate[t], t))),
             mains_hz: None,
             tail_tau_ms: terms.tail.map(|t| TAUS_MS[t]),
             drift: terms.drift,
@@ -326,23 +685,27 @@ pub(crate) struct Allow<'a> {
 }
 
 /// Fits the baseline over `ranges`, adding drift, mains and tail terms one at a time (most
-/// significant first) while each passes the F-test.
+/// significant first) while each passes the F-test. `cols` must have been prepared for `x`'s
+/// length, `sample_rate_hz` and `allow.mains`.
 pub(crate) fn fit_baseline(
     x: &[f64],
     ranges: &[(usize, usize)],
     sample_rate_hz: f64,
     allow: Allow<'_>,
+    cols: &Columns,
 ) -> Baseline {
+    debug_assert!(cols.len > x.len() && cols.fs == sample_rate_hz);
+    debug_assert!(cols.n_freqs == allow.mains.len().min(2));
     let lo = ranges.iter().map(|r| r.0).min().unwrap_or(0);
     let hi = ranges.iter().map(|r| r.1).max().unwrap_or(0);
     let span_s = (hi - lo) as f64 / sample_rate_hz;
     let mut freqs = [0.0; 2];
-    let mut omegas = [0.0; 2];
+    let mut mains = [(0, 0.0); 2];
     let mut m = 0;
-    for &f in allow.mains.iter().take(2) {
+    for (k, &f) in allow.mains.iter().take(2).enumerate() {
         if span_s * f >= 1.0 && f < 0.5 * sample_rate_hz {
             freqs[m] = f;
-            omegas[m] = std::f64::consts::TAU * f / sample_rate_hz;
+            mains[m] = (k, cols.omega(k));
             m += 1;
         }
     }
@@ -359,7 +722,7 @@ pub(crate) fn fit_baseline(
             ..Baseline::default()
         }
     };
-    let Some(sums) = Sums::gather(x, ranges, &omegas[..m], allow.tail_start, sample_rate_hz) else {
+    let Some(sums) = Sums::gather(x, ranges, cols, &mains[..m], allow.tail_start) else {
         return fallback();
     };
     let n = sums.n;
@@ -424,39 +787,132 @@ pub(crate) fn fit_baseline(
     best
 }
 
-/// sin(ω·i), cos(ω·i) for consecutive i, by rotating a unit vector (one sine and cosine at the
-/// start; the rounding drift over a sweep is ~1e-13).
-struct Rotor {
-    s: f64,
-    c: f64,
-    ds: f64,
-    dc: f64,
-}
-
-impl Rotor {
-    fn new(omega: f64, start: usize) -> Self {
-        let ph = omega * start as f64;
-        Rotor {
-            s: ph.sin(),
-            c: ph.cos(),
-            ds: omega.sin(),
-            dc: omega.cos(),
-        }
-    }
-
-    #[inline]
-    fn next(&mut self) -> (f64, f64) {
-        let out = (self.s, self.c);
-        let s = self.s * self.dc + self.c * self.ds;
-        self.c = self.c * self.dc - self.s * self.ds;
-        self.s = s;
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fits with freshly prepared columns.
+    pub(super) fn fit(x: &[f64], ranges: &[(usize, usize)], fs: f64, allow: Allow<'_>) -> Baseline {
+        let mut cols = Columns::default();
+        cols.prepare(fs, allow.mains, x.len());
+        fit_baseline(x, ranges, fs, allow, &cols)
+    }
+
+    type Direct = (
+        [[f64; NB]; NB],
+        [f64; NB],
+        [[f64; NB + 1]; NT],
+        [f64; NT],
+        f64,
+    );
+    type Case<'a> = (f64, &'a [f64], &'a [(usize, usize)], Option<usize>, usize);
+
+    /// The Gram matrix and products with the samples, summed term by term.
+    fn direct(
+        x: &[f64],
+        ranges: &[(usize, usize)],
+        fs: f64,
+        freqs: &[f64],
+        tail_start: Option<usize>,
+        center: f64,
+        scale: f64,
+    ) -> Direct {
+        let (mut g, mut gy, mut ge, mut gey, mut yy) = (
+            [[0.0; NB]; NB],
+            [0.0; NB],
+            [[0.0; NB + 1]; NT],
+            [0.0; NT],
+            0.0,
+        );
+        for &(a, b) in ranges {
+            for i in a..b {
+                let mut row = [0.0; NB];
+                row[0] = 1.0;
+                row[1] = (i as f64 - center) / scale;
+                for (c, f) in freqs.iter().enumerate() {
+                    let ph = std::f64::consts::TAU * f / fs * i as f64;
+                    row[2 + 2 * c] = ph.sin();
+                    row[3 + 2 * c] = ph.cos();
+                }
+                let y = x[i];
+                yy += y * y;
+                for r in 0..NB {
+                    gy[r] += row[r] * y;
+                    for c in 0..NB {
+                        g[r][c] += row[r] * row[c];
+                    }
+                }
+                if let Some(s) = tail_start.filter(|&s| i >= s) {
+                    for (t, tau) in TAUS_MS.iter().enumerate() {
+                        let e = (-((i - s) as f64) / (tau * 1e-3 * fs)).exp();
+                        for r in 0..NB {
+                            ge[t][r] += e * row[r];
+                        }
+                        ge[t][NB] += e * e;
+                        gey[t] += e * y;
+                    }
+                }
+            }
+        }
+        (g, gy, ge, gey, yy)
+    }
+
+    #[test]
+    fn closed_form_sums_match_direct_sums() {
+        let cases: [Case<'_>; 5] = [
+            (
+                20_000.0,
+                &[50.0, 60.0],
+                &[(0, 196), (221, 1200)],
+                Some(221),
+                1200,
+            ),
+            (
+                20_000.0,
+                &[50.0, 60.0],
+                &[(0, 196), (230, 500), (800, 1200)],
+                Some(230),
+                1200,
+            ),
+            (10_000.0, &[60.0], &[(3, 150), (400, 601)], Some(420), 601),
+            (48_000.0, &[50.0, 60.0], &[(0, 480)], None, 3000),
+            (5_000.0, &[], &[(0, 50), (60, 300)], Some(60), 300),
+        ];
+        for (fs, freqs, ranges, tail, n) in cases {
+            let x: Vec<f64> = (0..n)
+                .map(|i| 1e-3 + 4e-3 * (-(i as f64) / 90.0).exp() + noise(i) * 50.0)
+                .collect();
+            let mut cols = Columns::default();
+            cols.prepare(fs, freqs, n);
+            let mains: Vec<(usize, f64)> = (0..freqs.len()).map(|k| (k, cols.omega(k))).collect();
+            let sums = Sums::gather(&x, ranges, &cols, &mains, tail).unwrap();
+            let (g, gy, ge, gey, yy) = direct(&x, ranges, fs, freqs, tail, sums.center, sums.scale);
+            let close = |a: f64, b: f64, what: &str| {
+                let tol = 1e-10 * (1.0 + b.abs());
+                assert!(
+                    (a - b).abs() <= tol,
+                    "{what}: {a} vs {b} (fs {fs}, {ranges:?})"
+                );
+            };
+            let used = 2 + 2 * freqs.len();
+            for r in 0..used {
+                close(sums.gy[r], gy[r], "gy");
+                for c in 0..used {
+                    close(sums.g[r][c], g[r][c], "g");
+                }
+            }
+            close(sums.yy, yy, "yy");
+            if tail.is_some() {
+                for t in 0..NT {
+                    close(sums.gey[t], gey[t], "gey");
+                    close(sums.ge[t][NB], ge[t][NB], "ee");
+                    for r in 0..used {
+                        close(sums.ge[t][r], ge[t][r], "ge");
+                    }
+                }
+            }
+        }
+    }
 
     fn noise(i: usize) -> f64 {
         // Deterministic pseudo-noise with zero mean, amplitude ~1e-6.
@@ -469,7 +925,7 @@ mod tests {
     #[test]
     fn constant_baseline_keeps_no_extra_terms() {
         let x: Vec<f64> = (0..400).map(|i| 2e-3 + noise(i)).collect();
-        let b = fit_baseline(
+        let b = fit(
             &x,
             &[(0, 400)],
             20_000.0,
@@ -491,7 +947,7 @@ mod tests {
             1e-3 + 5e-3 * t + 20e-6 * (std::f64::consts::TAU * 60.0 * t + 0.7).sin() + noise(i)
         };
         let x: Vec<f64> = (0..600).map(f).collect();
-        let b = fit_baseline(
+        let b = fit(
             &x,
             &[(0, 150), (400, 600)],
             fs,
@@ -511,6 +967,7 @@ mod tests {
 
 #[cfg(test)]
 mod tail_tests {
+    use super::tests::fit;
     use super::*;
 
     #[test]
@@ -526,7 +983,7 @@ mod tail_tests {
             0.5e-3 + tail
         };
         let x: Vec<f64> = (0..800).map(f).collect();
-        let b = fit_baseline(
+        let b = fit(
             &x,
             &[(0, 190), (start, 800)],
             fs,

@@ -35,7 +35,7 @@
 //!    than extrapolations, and steps 2–7 run again (twice at most). A "response" that was only
 //!    a mains half-wave or drift disappears in this second look.
 
-use crate::baseline::{fit_baseline, Allow, Baseline};
+use crate::baseline::{fit_baseline, Allow, Baseline, Columns};
 use crate::config::{MainsModel, Measurer, Polarity};
 use crate::numeric::{crossing, integrate, parabola_extremum, smooth_range};
 use crate::{Flag, Flags, Measures, Response, SweepView};
@@ -52,6 +52,8 @@ pub struct Scratch {
     u: Vec<f64>,
     v: Vec<f64>,
     kernel: Vec<f64>,
+    /// Baseline regressor columns, kept across sweeps of the same sample rate.
+    cols: Columns,
 }
 
 impl Scratch {
@@ -66,6 +68,7 @@ impl Scratch {
             u: Vec::with_capacity(samples),
             v: Vec::with_capacity(samples),
             kernel: Vec::with_capacity(kernel),
+            cols: Columns::default(),
         }
     }
 }
@@ -162,7 +165,8 @@ impl Measurer {
             drift: false,
             tail_start: None,
         };
-        let mut model = fit_baseline(x, &[(0, b_end)], fs, pre_only);
+        scratch.cols.prepare(fs, mains_candidates, n);
+        let mut model = fit_baseline(x, &[(0, b_end)], fs, pre_only, &scratch.cols);
         let artefact_end = sweep.artefact_end().unwrap_or_else(|| {
             find_artefact_end(x, s, b_end, ms(cfg.max_artefact_ms) as usize, &model)
         });
@@ -182,7 +186,7 @@ impl Measurer {
         // that model absorbs a tail or a mains half-wave that looked like a response, but not a
         // response, which rises and falls where a decaying exponential cannot follow.
         if pass.found.is_some() {
-            let h0 = fit_baseline(x, &[(0, b_end), (artefact_end, n)], fs, full);
+            let h0 = fit_baseline(x, &[(0, b_end), (artefact_end, n)], fs, full, &scratch.cols);
             if h0.drift || h0.mains_hz.is_some() || h0.tail_tau_ms.is_some() {
                 let null_pass = self.pass(x, fs, &h0, s, b_end, search_start, scratch, true);
                 if null_pass.found.is_none() {
@@ -229,7 +233,7 @@ impl Measurer {
                     ..full
                 }
             };
-            let refit = fit_baseline(x, ranges, fs, allow);
+            let refit = fit_baseline(x, ranges, fs, allow, &scratch.cols);
             if !(refit.drift || refit.mains_hz.is_some() || refit.tail_tau_ms.is_some()) {
                 break;
             }
@@ -333,10 +337,10 @@ impl Measurer {
     ) -> Pass {
         let n = x.len();
         let sign = self.sign();
-        model.residual_into(x, sign, 1e3, &mut scratch.u);
+        model.residual_into(x, sign, 1e3, &scratch.cols, &mut scratch.u);
         scratch.v.clear();
         scratch.v.resize(n, 0.0);
-        let Scratch { u, v, kernel } = scratch;
+        let Scratch { u, v, kernel, .. } = scratch;
         smooth_range(u, kernel, 0, n, v);
 
         // Noise: raw σ from the baseline residual; smoothed σ from v, never below the white-noise
