@@ -419,6 +419,20 @@ impl Session {
         &self.info
     }
 
+    /// For integer-stored data, the volts that the storage type's lowest and highest values
+    /// stand for on `channel` (lower first): a converter that saturates writes values there.
+    /// `None` for floating-point data or a channel out of range.
+    pub fn full_scale_volts(&self, channel: usize) -> Option<(f64, f64)> {
+        let (lo, hi) = match self.dtype {
+            Dtype::I16 => (f64::from(i16::MIN), f64::from(i16::MAX)),
+            Dtype::I32 => (f64::from(i32::MIN), f64::from(i32::MAX)),
+            Dtype::F32 | Dtype::F64 => return None,
+        };
+        let k = *self.scale.get(channel)?;
+        let (a, b) = (lo * k + self.offset, hi * k + self.offset);
+        Some((a.min(b), a.max(b)))
+    }
+
     /// Re-reads the series length (for a file still being recorded, opened with
     /// [`open_swmr`](Self::open_swmr)); returns the new frame count.
     pub fn refresh(&mut self) -> Result<u64> {

@@ -47,7 +47,9 @@ pub struct ProcessorConfig {
     /// Pre-stimulus baseline kept in each sweep (ms). 20 ms spans a whole mains period at 50 Hz,
     /// so the baseline model can remove mains from the baseline alone.
     pub pre_ms: f64,
-    /// Post-stimulus window (ms).
+    /// Post-stimulus window (ms). The default, 100 ms, is longer than the 20–50 ms shown
+    /// clinically so that the baseline is seen again after slow proximal responses, which pins
+    /// down the drift and artefact-tail terms of the baseline model.
     pub post_ms: f64,
     /// Stimulus artefact suppression applied to each sweep before measuring.
     pub suppression: Suppression,
@@ -77,7 +79,7 @@ impl Default for ProcessorConfig {
     fn default() -> Self {
         ProcessorConfig {
             pre_ms: 20.0,
-            post_ms: 50.0,
+            post_ms: 100.0,
             suppression: Suppression::Blank,
             max_blank_ms: 1.0,
             highpass_hz: None,
@@ -172,7 +174,7 @@ impl<F: FnMut(&Measurement)> MeasurementSink for F {
 }
 
 /// Counters of what the processor had to skip or flag.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ProcessorStats {
     /// Frames pushed.
     pub frames: u64,

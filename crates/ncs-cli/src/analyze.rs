@@ -1,0 +1,383 @@
+//! `ncs analyze`: offline analysis of a recorded session through the same processor as the live
+//! pipeline.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use ncs_block::{ClinicalFindings, CriteriaSet, Modality, NormalValues, Study};
+use ncs_cmap::saturation::{ClipReport, ClipTracker};
+use ncs_dsp::{Edge, TriggerConfig};
+use ncs_io::Session;
+use ncs_runtime::{
+    Detection, Measurement, Processor, ProcessorConfig, SourceInfo, StimulusMark, StimulusTag,
+};
+
+use crate::report::{Analysis, Report, SessionRow};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Terminal tables.
+    Table,
+    /// One JSON object (the contract documented in the README).
+    Json,
+}
+
+/// Direction of the first phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolarityArg {
+    /// The clinical convention: the first phase is negative in volts.
+    NegativeFirst,
+    /// Electrodes the other way round.
+    PositiveFirst,
+}
+
+/// Arguments of `ncs analyze`.
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// NWB 2 session file.
+    pub session: PathBuf,
+    /// Acquisition series to analyse when the file holds several.
+    #[arg(long)]
+    pub series: Option<String>,
+    /// Conduction-block criteria set: efns-pns-2010-mmn, aan-1991-cidp, efns-pns-2010-cidp.
+    #[arg(long, default_value = "efns-pns-2010-mmn")]
+    pub criteria: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Find stimuli on this trigger channel instead of the stimuli table.
+    #[arg(long)]
+    pub trigger_channel: Option<usize>,
+    /// Trigger level (in the channel's units, volts); default: half the channel's range.
+    #[arg(long)]
+    pub trigger_level: Option<f64>,
+    /// Find stimuli from the stimulus artefact on this channel (no stimuli table, no trigger).
+    #[arg(long)]
+    pub artefact_channel: Option<usize>,
+    /// Channel to measure for stimuli that name none.
+    #[arg(long, default_value_t = 0)]
+    pub channel: usize,
+    /// Study protocol (TOML): nerves, sites and distances.
+    #[arg(long)]
+    pub protocol: Option<PathBuf>,
+    /// Clinical findings (TOML or JSON) for the patient-level summary.
+    #[arg(long)]
+    pub findings: Option<PathBuf>,
+    /// Pre-stimulus baseline (ms).
+    #[arg(long, default_value_t = 20.0)]
+    pub pre_ms: f64,
+    /// Direction of the response's first phase at the active electrode.
+    #[arg(long, value_enum, default_value = "negative-first")]
+    pub polarity: PolarityArg,
+    /// Post-stimulus window (ms). Longer than the 20–50 ms shown clinically, so that the
+    /// baseline is seen again after slow proximal responses.
+    #[arg(long, default_value_t = 100.0)]
+    pub post_ms: f64,
+}
+
+/// Everything `analyze` needs before reading samples, checked up front so that bad input fails
+/// before any work and no partial result is printed.
+pub struct Prepared {
+    /// The open session.
+    pub session: Session,
+    /// Stream description.
+    pub info: SourceInfo,
+    /// Stimulus descriptions.
+    pub tags: Vec<StimulusTag>,
+    /// Stimulus marks from the table (empty when detected from a channel).
+    pub marks: Vec<StimulusMark>,
+    /// Processing settings.
+    pub config: ProcessorConfig,
+    /// What was assumed.
+    pub assumptions: Vec<String>,
+}
+
+fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the {what} file {}", path.display()))
+}
+
+/// Loads the study protocol, if given.
+pub fn load_study(path: Option<&Path>) -> anyhow::Result<Option<Study>> {
+    path.map(|p| {
+        let text = read_text(p, "protocol")?;
+        Study::from_toml_str(&text, &NormalValues::default_adult())
+            .with_context(|| format!("protocol {} is not valid", p.display()))
+    })
+    .transpose()
+}
+
+/// Loads clinical findings (TOML, or JSON by extension), if given.
+pub fn load_findings(path: Option<&Path>) -> anyhow::Result<ClinicalFindings> {
+    let Some(p) = path else {
+        return Ok(ClinicalFindings::default());
+    };
+    let text = read_text(p, "findings")?;
+    let parsed = if p
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        ClinicalFindings::from_json_str(&text)
+    } else {
+        ClinicalFindings::from_toml_str(&text)
+    };
+    parsed.with_context(|| format!("findings {} are not valid", p.display()))
+}
+
+/// Opens the session and works out stimuli and settings.
+pub fn prepare(args: &AnalyzeArgs) -> anyhow::Result<Prepared> {
+    let session = Session::open(&args.session, args.series.as_deref())?;
+    let si = session.info().clone();
+    let info = SourceInfo {
+        sample_rate_hz: si.sample_rate_hz,
+        channels: si.channels,
+        channel_names: (0..si.channels).map(|c| format!("ch{c}")).collect(),
+        starting_time_s: si.starting_time,
+        description: format!("{} ({})", si.path.display(), si.series),
+    };
+    let mut assumptions = Vec::new();
+    let mut tags = Vec::new();
+    let mut marks = Vec::new();
+    let detection = if let Some(ch) = args.trigger_channel {
+        let level = match args.trigger_level {
+            Some(l) => l,
+            None => {
+                let level = trigger_midpoint(&session, ch)?;
+                assumptions.push(format!(
+                    "trigger level {level:.6} (half the range of channel {ch})"
+                ));
+                level
+            }
+        };
+        Detection::Trigger {
+            channel: ch,
+            config: TriggerConfig {
+                sample_rate_hz: si.sample_rate_hz,
+                arm_level: level,
+                disarm_level: level * 0.5,
+                edge: Edge::Rising,
+                refractory_ms: 100.0,
+            },
+        }
+    } else if let Some(ch) = args.artefact_channel {
+        Detection::Artefact { channel: ch }
+    } else {
+        match session.stimuli()? {
+            Some(table) => {
+                assumptions.extend(table.assumptions);
+                for (i, row) in table.rows.iter().enumerate() {
+                    let sample = ((row.time_s - si.starting_time) * si.sample_rate_hz).round();
+                    if !(sample >= 0.0 && (sample as u64) < si.n_samples) {
+                        bail!(
+                            "stimulus row {i} at {} s lies outside the recording ({} s to {} s) in {}",
+                            row.time_s,
+                            si.starting_time,
+                            si.starting_time + si.duration_s,
+                            si.path.display()
+                        );
+                    }
+                    tags.push(StimulusTag {
+                        nerve: row.nerve.clone(),
+                        side: row.side.clone(),
+                        site: row.site.clone(),
+                        modality: row.modality.map(|m| match m {
+                            ncs_io::Modality::Motor => Modality::Motor,
+                            ncs_io::Modality::Sensory => Modality::Sensory,
+                        }),
+                        distance_mm: row.distance_mm,
+                        channel: row.channel,
+                        intensity_ma: row.intensity_ma,
+                    });
+                    marks.push(StimulusMark {
+                        sample_index: sample as u64,
+                        tag: Some(i as u32),
+                    });
+                }
+                marks.sort_by_key(|m| m.sample_index);
+                Detection::Marks
+            }
+            None => {
+                assumptions.push(format!(
+                    "no stimuli table (/intervals/stimuli): stimuli searched as artefacts on channel {}",
+                    args.channel
+                ));
+                Detection::Artefact {
+                    channel: args.channel,
+                }
+            }
+        }
+    };
+    let polarity = match args.polarity {
+        PolarityArg::NegativeFirst => ncs_cmap::Polarity::NegativeFirst,
+        PolarityArg::PositiveFirst => ncs_cmap::Polarity::PositiveFirst,
+    };
+    let defaults = ProcessorConfig::default();
+    let config = ProcessorConfig {
+        motor: ncs_cmap::MeasureConfig {
+            polarity,
+            ..defaults.motor.clone()
+        },
+        sensory: ncs_cmap::MeasureConfig {
+            polarity,
+            ..defaults.sensory.clone()
+        },
+        pre_ms: args.pre_ms,
+        post_ms: args.post_ms,
+        detection,
+        default_channel: args.channel,
+        ..defaults
+    };
+    Ok(Prepared {
+        session,
+        info,
+        tags,
+        marks,
+        config,
+        assumptions,
+    })
+}
+
+/// Midpoint between a channel's minimum and maximum over the first 10 s.
+fn trigger_midpoint(session: &Session, channel: usize) -> anyhow::Result<f64> {
+    let info = session.info();
+    if channel >= info.channels {
+        bail!(
+            "--trigger-channel {channel} does not exist: the recording has {} channel(s) (0-based)",
+            info.channels
+        );
+    }
+    let n = (info.n_samples as usize).min((info.sample_rate_hz * 10.0) as usize);
+    let mut buf = vec![0.0; n];
+    session.read_channel(channel, 0, n, &mut buf)?;
+    let (lo, hi) = buf
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    Ok(0.5 * (lo + hi))
+}
+
+/// Frames read per chunk.
+const CHUNK: usize = 16_384;
+
+/// What a pass over the whole session found besides the measurements.
+pub struct Processed {
+    /// Processor counters.
+    pub stats: ncs_runtime::ProcessorStats,
+    /// Per channel, whether the record holds its extreme value for runs of samples (clipping).
+    pub clipping: Vec<ClipReport>,
+}
+
+/// Runs the processor over the whole session, calling `on` for each measurement in order, and
+/// scans every channel for clipping on the way.
+pub fn process(prepared: &Prepared, on: &mut dyn FnMut(&Measurement)) -> anyhow::Result<Processed> {
+    let Prepared {
+        session,
+        info,
+        tags,
+        marks,
+        config,
+        ..
+    } = prepared;
+    let mut processor = Processor::new(
+        ProcessorConfig {
+            max_block_frames: CHUNK,
+            ..config.clone()
+        },
+        info,
+        tags.clone(),
+    )?;
+    let n = session.info().n_samples;
+    let ch = info.channels;
+    let mut buf = vec![0.0f64; CHUNK * ch];
+    let mut frames = vec![0.0f32; CHUNK * ch];
+    let mut sink = |m: &Measurement| on(m);
+    let mut next_mark = 0;
+    let mut start = 0u64;
+    // A physiological signal sampled this fast does not hold one value for 0.15 ms.
+    let min_run = ((0.15e-3 * info.sample_rate_hz).round() as usize).max(3);
+    let mut clips = vec![ClipTracker::new(min_run); ch];
+    while start < n {
+        let count = ((n - start) as usize).min(CHUNK);
+        session.read_frames(start, count, &mut buf[..count * ch])?;
+        for (f, &x) in frames.iter_mut().zip(&buf[..count * ch]) {
+            *f = x as f32;
+        }
+        for frame in buf[..count * ch].chunks_exact(ch) {
+            for (t, &x) in clips.iter_mut().zip(frame) {
+                t.push(x);
+            }
+        }
+        let end = start + count as u64;
+        let first_mark = next_mark;
+        while next_mark < marks.len() && marks[next_mark].sample_index < end {
+            next_mark += 1;
+        }
+        processor.push(
+            start,
+            &frames[..count * ch],
+            &marks[first_mark..next_mark],
+            &mut sink,
+        );
+        start = end;
+    }
+    processor.finish(&mut sink);
+    let clipping = clips
+        .iter()
+        .enumerate()
+        .map(|(c, t)| {
+            let mut r = t.report();
+            // Integer data that reaches (within 0.1 %) its storage type's limits saturated the
+            // converter even without flat runs (a clipped peak may last a single sample).
+            if let Some((lo, hi)) = session.full_scale_volts(c) {
+                let margin = 1e-3 * (hi - lo);
+                if r.high >= hi - margin {
+                    r.high_runs = r.high_runs.max(1);
+                }
+                if r.low <= lo + margin {
+                    r.low_runs = r.low_runs.max(1);
+                }
+            }
+            r
+        })
+        .collect();
+    Ok(Processed {
+        stats: processor.stats(),
+        clipping,
+    })
+}
+
+/// Analyses a session and returns the report.
+pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<Report> {
+    let criteria = CriteriaSet::by_name(&args.criteria)?;
+    let study = load_study(args.protocol.as_deref())?;
+    let findings = load_findings(args.findings.as_deref())?;
+    let prepared = prepare(args)?;
+    let mut analysis = Analysis::new(criteria, study, findings, prepared.tags.clone())?;
+    let Processed { stats, clipping } = process(&prepared, &mut |m| {
+        analysis.add(m);
+    })?;
+    tracing::info!(
+        stimuli = stats.stimuli,
+        measured = stats.measured,
+        incomplete = stats.incomplete,
+        segments = analysis.detector().segments().len(),
+        "analysed {}",
+        args.session.display()
+    );
+    let si = prepared.session.info();
+    let session = SessionRow {
+        path: args.session.display().to_string(),
+        sample_rate_hz: si.sample_rate_hz,
+        channels: si.channels,
+        duration_s: si.duration_s,
+        saturated_channels: clipping
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.saturated())
+            .map(|(i, _)| i)
+            .collect(),
+    };
+    analysis.report(session, prepared.assumptions.clone())
+}

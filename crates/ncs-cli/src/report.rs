@@ -1,0 +1,333 @@
+//! The analysis report: JSON rows (a public contract, documented in the README), the
+//! conversion from measurements to block-detector observations, and the terminal tables.
+
+use ncs_block::{
+    BlockDetector, ClinicalFindings, CriteriaSet, Modality, NormalValues, NullSink, Observation,
+    SegmentVerdict, Study,
+};
+use ncs_runtime::{Measurement, StimulusTag};
+use serde::Serialize;
+
+/// `session` in the JSON report.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionRow {
+    /// File analysed.
+    pub path: String,
+    /// Sample rate (Hz).
+    pub sample_rate_hz: f64,
+    /// Channels in the acquisition series.
+    pub channels: usize,
+    /// Length (s).
+    pub duration_s: f64,
+    /// Channels that hold their extreme value for runs of samples: the amplifier or converter
+    /// saturated somewhere in the record.
+    pub saturated_channels: Vec<usize>,
+}
+
+/// One element of `responses` in the JSON report (field names are a public contract).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ResponseRow {
+    /// Stimulus instant on the session clock (s).
+    pub stimulus_time_s: f64,
+    /// Nerve.
+    pub nerve: Option<String>,
+    /// Side.
+    pub side: Option<String>,
+    /// Stimulation site.
+    pub site: Option<String>,
+    /// `motor` or `sensory`.
+    pub modality: &'static str,
+    /// Site to active electrode (mm).
+    pub distance_mm: Option<f64>,
+    /// Channel measured.
+    pub channel: usize,
+    /// Stimulus intensity (mA).
+    pub intensity_ma: Option<f64>,
+    /// Whether a response was found.
+    pub present: bool,
+    /// Whether this is the supramaximal response used for the segments.
+    pub selected: bool,
+    /// Onset latency (ms).
+    pub onset_latency_ms: Option<f64>,
+    /// Negative-peak latency (ms).
+    pub negative_peak_latency_ms: Option<f64>,
+    /// Negative-peak amplitude (mV).
+    pub negative_peak_amplitude_mv: Option<f64>,
+    /// Peak-to-peak amplitude (mV).
+    pub peak_to_peak_amplitude_mv: Option<f64>,
+    /// Negative-peak area (mV·ms).
+    pub negative_peak_area_mv_ms: Option<f64>,
+    /// Negative-peak duration (ms).
+    pub negative_peak_duration_ms: Option<f64>,
+    /// Total duration (ms).
+    pub total_duration_ms: Option<f64>,
+    /// Sweeps averaged (sensory responses are measured on their site's running average).
+    pub averaged_sweeps: usize,
+    /// Quality flags.
+    pub flags: Vec<&'static str>,
+}
+
+/// The whole JSON report of `ncs analyze`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The session.
+    pub session: SessionRow,
+    /// One row per stimulus, in time order.
+    pub responses: Vec<ResponseRow>,
+    /// Segment verdicts.
+    pub segments: Vec<SegmentVerdict>,
+    /// Patient-level summary (decision support for a clinician).
+    pub patient: serde_json::Value,
+    /// What was assumed about the input (missing columns, defaults).
+    pub assumptions: Vec<String>,
+    /// Measurements the block detector could not use, with the reason.
+    pub warnings: Vec<String>,
+}
+
+fn modality_name(m: Modality) -> &'static str {
+    match m {
+        Modality::Motor => "motor",
+        Modality::Sensory => "sensory",
+    }
+}
+
+/// The block detector's view of a measurement, when its stimulus says which nerve and site it
+/// was (a stimulus without a nerve or site cannot be placed on a segment).
+pub fn observation(m: &Measurement, tag: Option<&StimulusTag>) -> Option<Observation> {
+    let t = tag?;
+    Some(Observation {
+        stimulus_time_s: m.stimulus_time_s,
+        nerve: t.nerve.clone()?,
+        side: t.side.clone().unwrap_or_else(|| "unknown".into()),
+        site: t.site.clone()?,
+        modality: m.modality,
+        distance_mm: t.distance_mm.filter(|d| d.is_finite()),
+        channel: m.channel,
+        intensity_ma: t.intensity_ma.filter(|i| i.is_finite()),
+        response: m.response,
+    })
+}
+
+/// Collects measurements, feeds the block detector and builds the report. The live pipeline
+/// and `ncs analyze` both go through this, so their outputs agree.
+pub struct Analysis {
+    detector: BlockDetector,
+    tags: Vec<StimulusTag>,
+    measurements: Vec<Measurement>,
+    /// Per measurement, its index among the detector's observations.
+    observation_index: Vec<Option<usize>>,
+    findings: ClinicalFindings,
+    warnings: Vec<String>,
+}
+
+impl Analysis {
+    /// A new analysis with the given criteria set, optional study protocol and findings.
+    pub fn new(
+        criteria: CriteriaSet,
+        study: Option<Study>,
+        findings: ClinicalFindings,
+        tags: Vec<StimulusTag>,
+    ) -> anyhow::Result<Self> {
+        let detector = BlockDetector::new(study, criteria, NormalValues::default_adult())?;
+        Ok(Analysis {
+            detector,
+            tags,
+            measurements: Vec::new(),
+            observation_index: Vec::new(),
+            findings,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// Adds one measurement (in stimulus order); returns the segment verdicts it changed.
+    pub fn add(&mut self, m: &Measurement) -> usize {
+        let tag = m.tag.and_then(|t| self.tags.get(t as usize));
+        let mut changed = 0;
+        let index = match observation(m, tag) {
+            Some(obs) => match self.detector.push(obs, &mut NullSink) {
+                Ok(report) => {
+                    changed = report.segments_changed;
+                    Some(report.index)
+                }
+                Err(e) => {
+                    self.warnings
+                        .push(format!("stimulus at {:.4} s: {e}", m.stimulus_time_s));
+                    None
+                }
+            },
+            None => None,
+        };
+        self.measurements.push(*m);
+        self.observation_index.push(index);
+        changed
+    }
+
+    /// The detector (segments, sites, patient).
+    pub fn detector(&self) -> &BlockDetector {
+        &self.detector
+    }
+
+    /// One JSON row per measurement so far.
+    pub fn rows(&self) -> Vec<ResponseRow> {
+        self.measurements
+            .iter()
+            .zip(&self.observation_index)
+            .map(|(m, idx)| {
+                let selected = idx.is_some_and(|i| self.detector.is_selected(i));
+                response_row(m, m.tag.and_then(|t| self.tags.get(t as usize)), selected)
+            })
+            .collect()
+    }
+
+    /// The full report.
+    pub fn report(&self, session: SessionRow, assumptions: Vec<String>) -> anyhow::Result<Report> {
+        let patient = serde_json::to_value(self.detector.patient(&self.findings))?;
+        Ok(Report {
+            session,
+            responses: self.rows(),
+            segments: self.detector.segments(),
+            patient,
+            assumptions,
+            warnings: self.warnings.clone(),
+        })
+    }
+}
+
+/// The JSON row of one measurement.
+pub fn response_row(m: &Measurement, tag: Option<&StimulusTag>, selected: bool) -> ResponseRow {
+    let x = m.response.measures;
+    ResponseRow {
+        stimulus_time_s: m.stimulus_time_s,
+        nerve: tag.and_then(|t| t.nerve.clone()),
+        side: tag.and_then(|t| t.side.clone()),
+        site: tag.and_then(|t| t.site.clone()),
+        modality: modality_name(m.modality),
+        distance_mm: tag.and_then(|t| t.distance_mm).filter(|d| d.is_finite()),
+        channel: m.channel,
+        intensity_ma: tag.and_then(|t| t.intensity_ma).filter(|i| i.is_finite()),
+        present: m.response.present,
+        selected,
+        onset_latency_ms: x.onset_latency_ms,
+        negative_peak_latency_ms: x.negative_peak_latency_ms,
+        negative_peak_amplitude_mv: x.negative_peak_amplitude_mv,
+        peak_to_peak_amplitude_mv: x.peak_to_peak_amplitude_mv,
+        negative_peak_area_mv_ms: x.negative_peak_area_mv_ms,
+        negative_peak_duration_ms: x.negative_peak_duration_ms,
+        total_duration_ms: x.total_duration_ms,
+        averaged_sweeps: m.averaged_sweeps,
+        flags: m.response.flags.iter().map(|f| f.name()).collect(),
+    }
+}
+
+fn num(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
+}
+
+/// Writes the responses and segment verdicts as terminal tables.
+pub fn print_tables(report: &Report, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}: {:.0} Hz, {} channel(s), {:.1} s",
+        report.session.path,
+        report.session.sample_rate_hz,
+        report.session.channels,
+        report.session.duration_s
+    )?;
+    for c in &report.session.saturated_channels {
+        writeln!(
+            out,
+            "channel {c} saturates (clipped at the amplifier's or converter's limit)"
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:>9} {:<10} {:<6} {:<12} {:>3} {:>6} {:>4} {:>7} {:>7} {:>7} {:>7} {:>8} {:>6}  flags",
+        "time s",
+        "nerve",
+        "side",
+        "site",
+        "ch",
+        "mA",
+        "sel",
+        "onset",
+        "peak",
+        "amp mV",
+        "p-p mV",
+        "area",
+        "dur"
+    )?;
+    for r in &report.responses {
+        writeln!(
+            out,
+            "{:>9.3} {:<10} {:<6} {:<12} {:>3} {:>6} {:>4} {:>7} {:>7} {:>7} {:>7} {:>8} {:>6}  {}",
+            r.stimulus_time_s,
+            r.nerve.as_deref().unwrap_or("-"),
+            r.side.as_deref().unwrap_or("-"),
+            r.site.as_deref().unwrap_or("-"),
+            r.channel,
+            num(r.intensity_ma, 1),
+            if r.selected { "*" } else { "" },
+            num(r.onset_latency_ms, 2),
+            num(r.negative_peak_latency_ms, 2),
+            num(r.negative_peak_amplitude_mv, 3),
+            num(r.peak_to_peak_amplitude_mv, 3),
+            num(r.negative_peak_area_mv_ms, 2),
+            num(r.negative_peak_duration_ms, 2),
+            r.flags.join(",")
+        )?;
+    }
+    print_segments(&report.segments, out)?;
+    for w in &report.warnings {
+        writeln!(out, "warning: {w}")?;
+    }
+    Ok(())
+}
+
+/// Writes the segment verdict table.
+pub fn print_segments(
+    segments: &[SegmentVerdict],
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<10} {:<6} {:<22} {:>6} {:>6} {:>7} {:>7} {:>7}  {:<15} note",
+        "nerve", "side", "segment", "mm", "CV m/s", "amp ↓%", "area ↓%", "dur ↑%", "block"
+    )?;
+    for s in segments.iter().filter(|s| s.modality == Modality::Motor) {
+        let block = serde_json::to_value(s.block)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let note = if s.entrapment_site {
+            format!(
+                "entrapment site ({}), not counted",
+                s.entrapment_name.as_deref().unwrap_or("-")
+            )
+        } else if s.dispersion {
+            "temporal dispersion".to_string()
+        } else if s.focal_slowing {
+            "focal slowing".to_string()
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "{:<10} {:<6} {:<22} {:>6} {:>6} {:>7} {:>7} {:>7}  {:<15} {}",
+            s.nerve,
+            s.side,
+            format!("{} → {}", s.from_site, s.to_site),
+            num(s.distance_mm, 0),
+            num(s.conduction_velocity_m_s, 1),
+            num(s.amplitude_reduction_pct, 1),
+            num(s.area_reduction_pct, 1),
+            num(s.duration_increase_pct, 1),
+            block,
+            note
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "Decision support for a clinician, not a diagnosis.")?;
+    Ok(())
+}
