@@ -1,0 +1,238 @@
+//! Fault plan, the fault log, and the pseudo-random source for byte corruption.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::AmpError;
+
+/// Faults to inject. Sample indices are the device's (from Start, per channel).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FaultPlan {
+    /// Probability that any one byte of a data frame is corrupted (0 = never).
+    pub corrupt_rate: f64,
+    /// Sequence numbers of data frames not sent.
+    pub drop_frames: Vec<u32>,
+    /// The device stalls before the first frame starting at or after each of these samples.
+    pub stalls: Vec<u64>,
+    /// Length of each stall (ms). Frames due meanwhile are sent late, none is lost.
+    pub stall_ms: u64,
+    /// The link drops before the first frame starting at or after each of these samples.
+    pub disconnects: Vec<u64>,
+    /// How long the link stays down (ms); the device's sample clock keeps running.
+    pub down_ms: u64,
+    /// The device is unplugged for good before the first frame at or after this sample.
+    pub unplug_at: Option<u64>,
+    /// Seed of the corruption positions and values.
+    pub seed: u64,
+}
+
+impl FaultPlan {
+    /// Checks the rate and sorts the schedules.
+    pub(crate) fn validated(mut self) -> Result<Self, AmpError> {
+        if !(self.corrupt_rate.is_finite() && (0.0..1.0).contains(&self.corrupt_rate)) {
+            return Err(AmpError::Config {
+                what: "corrupt rate",
+                rule: "must be in [0, 1)",
+                value: self.corrupt_rate.to_string(),
+            });
+        }
+        self.drop_frames.sort_unstable();
+        self.stalls.sort_unstable();
+        self.disconnects.sort_unstable();
+        Ok(self)
+    }
+
+    /// True when the plan asks for the link to go away.
+    pub fn disconnects_link(&self) -> bool {
+        !self.disconnects.is_empty() || self.unplug_at.is_some()
+    }
+}
+
+/// One injected fault: a line of the fault log (JSON, tagged by `fault`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "fault", rename_all = "snake_case")]
+pub enum FaultEvent {
+    /// Bytes of one data frame were altered; the frame's samples must never be delivered.
+    Corrupt {
+        /// Sequence number of the frame.
+        sequence: u32,
+        /// Its first sample.
+        first_sample: u64,
+        /// Its sample-frames (instants).
+        frames: u64,
+        /// Bytes altered.
+        bytes: u32,
+    },
+    /// A data frame was not sent.
+    Drop {
+        /// Sequence number of the frame.
+        sequence: u32,
+        /// Its first sample.
+        first_sample: u64,
+        /// Its sample-frames (instants).
+        frames: u64,
+    },
+    /// The device sent nothing for `ms` before the frame starting at `first_sample`.
+    Stall {
+        /// First sample of the frame sent after the stall.
+        first_sample: u64,
+        /// Length of the stall.
+        ms: u64,
+    },
+    /// The link went down and came back: the samples produced meanwhile are lost.
+    Disconnect {
+        /// First sample not sent.
+        first_sample: u64,
+        /// Sample-frames lost while the link was down.
+        frames: u64,
+        /// How long the link was down.
+        down_ms: u64,
+    },
+    /// The device went away for good; nothing from `first_sample` on was sent.
+    Unplug {
+        /// First sample not sent.
+        first_sample: u64,
+    },
+}
+
+impl FaultEvent {
+    /// The samples this fault lost, as (first sample, count), if it lost any.
+    pub fn lost(&self) -> Option<(u64, u64)> {
+        match *self {
+            Self::Corrupt {
+                first_sample,
+                frames,
+                ..
+            }
+            | Self::Drop {
+                first_sample,
+                frames,
+                ..
+            }
+            | Self::Disconnect {
+                first_sample,
+                frames,
+                ..
+            } => Some((first_sample, frames)),
+            Self::Stall { .. } | Self::Unplug { .. } => None,
+        }
+    }
+}
+
+/// Reads a fault log written by the emulator.
+pub fn read_fault_log(path: &Path) -> Result<Vec<FaultEvent>, AmpError> {
+    let io = |source| AmpError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let mut events = Vec::new();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(io)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event = serde_json::from_str(&line).map_err(|e| AmpError::FaultLog {
+            path: path.to_owned(),
+            line: i + 1,
+            message: e.to_string(),
+        })?;
+        events.push(event);
+    }
+    Ok(events)
+}
+
+/// Where injected faults are recorded: in memory always, and in a JSON-lines file if asked.
+#[derive(Debug)]
+pub(crate) struct FaultLog {
+    events: Vec<FaultEvent>,
+    file: Option<(std::path::PathBuf, BufWriter<File>)>,
+}
+
+impl FaultLog {
+    pub(crate) fn create(path: Option<&Path>) -> Result<Self, AmpError> {
+        let file = match path {
+            Some(p) => {
+                let f = File::create(p).map_err(|source| AmpError::Io {
+                    path: p.to_owned(),
+                    source,
+                })?;
+                Some((p.to_owned(), BufWriter::new(f)))
+            }
+            None => None,
+        };
+        Ok(Self {
+            events: Vec::new(),
+            file,
+        })
+    }
+
+    /// Records one fault; the file is flushed at once so a reader sees it even if the
+    /// emulator is killed afterwards.
+    pub(crate) fn record(&mut self, event: FaultEvent) -> Result<(), AmpError> {
+        if let Some((path, w)) = &mut self.file {
+            let io = |source| AmpError::Io {
+                path: path.clone(),
+                source,
+            };
+            let line = serde_json::to_string(&event).map_err(|e| AmpError::FaultLog {
+                path: path.clone(),
+                line: self.events.len() + 1,
+                message: e.to_string(),
+            })?;
+            writeln!(w, "{line}").map_err(io)?;
+            w.flush().map_err(io)?;
+        }
+        self.events.push(event);
+        Ok(())
+    }
+
+    pub(crate) fn into_events(self) -> Vec<FaultEvent> {
+        self.events
+    }
+}
+
+/// SplitMix64: small, fast, good enough to place corrupted bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub(crate) fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in (0, 1].
+    fn unit(&mut self) -> f64 {
+        ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Bytes until the next corrupted one when each byte is corrupted with probability `p`
+    /// (geometric), so the cost is per corruption, not per byte.
+    pub(crate) fn skip(&mut self, p: f64) -> u64 {
+        if p <= 0.0 {
+            return u64::MAX;
+        }
+        let k = self.unit().ln() / (-p).ln_1p();
+        if k >= u64::MAX as f64 {
+            u64::MAX
+        } else {
+            k as u64
+        }
+    }
+
+    /// A non-zero XOR mask, so a "corrupted" byte always changes.
+    pub(crate) fn mask(&mut self) -> u8 {
+        (self.next_u64() % 255) as u8 + 1
+    }
+}
