@@ -17,7 +17,7 @@
 // Matrix code reads best with explicit indices.
 #![allow(clippy::needless_range_loop)]
 
-use crate::numeric::solve_spd;
+use crate::numeric::{smooth_range, solve_spd};
 
 /// Most regressors in one model: 1, t, sin, cos, tail.
 const P: usize = 5;
@@ -49,15 +49,27 @@ pub(crate) struct Columns {
     rate: [f64; NT],
     /// Per τ: `exp(−j·rate)` for j from 0 until it falls below [`TAIL_FLOOR`] (or `len`).
     tails: [Vec<f64>; NT],
+    /// Smoothing kernel the smoothed columns below were made with.
+    kernel: Vec<f64>,
+    /// The ramp and trig columns smoothed by `kernel` (valid away from both ends).
+    s_ramp: Vec<f64>,
+    s_trig: [Vec<f64>; 4],
+    /// Per τ: the tail (zero before its start) smoothed by `kernel`; entry `q + half` is the
+    /// value `q` samples after the tail's start, from `q = −half` on.
+    s_tails: [Vec<f64>; NT],
 }
 
 impl Columns {
     /// Makes the columns cover sweeps of `n` samples at `fs` with the mains candidates `mains`
-    /// (at most two are used); recomputes only when one of these changed or `n` grew.
-    pub(crate) fn prepare(&mut self, fs: f64, mains: &[f64], n: usize) {
+    /// (at most two are used) and the smoothing `kernel`; recomputes only when one of these
+    /// changed or `n` grew.
+    pub(crate) fn prepare(&mut self, fs: f64, mains: &[f64], n: usize, kernel: &[f64]) {
         let m = mains.len().min(2);
         let same = self.fs == fs && self.n_freqs == m && self.freqs[..m] == mains[..m];
         if same && self.len > n {
+            if self.kernel != kernel {
+                self.smooth_columns(kernel);
+            }
             return;
         }
         self.fs = fs;
@@ -93,6 +105,43 @@ impl Columns {
                 }
                 col.push(e);
             }
+        }
+        self.smooth_columns(kernel);
+    }
+
+    /// The columns as the signal is smoothed, so that the smoothed residual of a model is a
+    /// combination of them and of the smoothed samples (smoothing is linear).
+    fn smooth_columns(&mut self, kernel: &[f64]) {
+        self.kernel.clear();
+        self.kernel.extend_from_slice(kernel);
+        let len = self.len;
+        let smooth = |src: &[f64], dst: &mut Vec<f64>| {
+            dst.clear();
+            dst.resize(src.len(), 0.0);
+            smooth_range(src, kernel, 0, src.len(), dst);
+        };
+        smooth(&self.ramp, &mut self.s_ramp);
+        for (src, dst) in self.trig.iter().zip(self.s_trig.iter_mut()) {
+            smooth(src, dst);
+        }
+        let half = kernel.len() / 2;
+        for (tail, dst) in self.tails.iter().zip(self.s_tails.iter_mut()) {
+            dst.clear();
+            let at = |j: isize| {
+                usize::try_from(j)
+                    .ok()
+                    .and_then(|j| tail.get(j).copied())
+                    .unwrap_or(0.0)
+            };
+            let m = (tail.len() + 2 * half).min(len + half);
+            dst.extend((0..m).map(|q| {
+                let q = q as isize - half as isize;
+                kernel
+                    .iter()
+                    .enumerate()
+                    .map(|(k, w)| w * at(q + k as isize - half as isize))
+                    .sum::<f64>()
+            }));
         }
     }
 
@@ -193,6 +242,57 @@ impl Baseline {
                 *o -= e * d;
             }
         }
+    }
+
+    /// Writes `sign · (S(x) − S(model))(i) · scale` into `out[i]` for the samples `i` whose
+    /// smoothing window lies inside the sweep, where `sx` holds `S(x)` there and `S` is the
+    /// smoothing by the kernel `cols` was prepared with. Equals smoothing the residual of
+    /// [`Baseline::residual_into`] up to rounding, at the cost of one multiply-add per term.
+    /// Returns the range written.
+    pub(crate) fn smoothed_into(
+        &self,
+        sx: &[f64],
+        sign: f64,
+        scale: f64,
+        cols: &Columns,
+        out: &mut [f64],
+    ) -> (usize, usize) {
+        let n = sx.len();
+        let half = cols.kernel.len() / 2;
+        let (lo, hi) = (half.min(n), n.saturating_sub(half).max(half.min(n)));
+        let k = sign * scale;
+        let slope = self.coef[1] / self.scale;
+        let offset = (self.coef[0] - slope * self.center) * cols.kernel.iter().sum::<f64>();
+        let (sx, ramp, dst) = (&sx[lo..hi], &cols.s_ramp[lo..hi], &mut out[lo..hi]);
+        match self.omega {
+            Some((_, c)) => {
+                let (a, b) = (self.coef[2], self.coef[3]);
+                let (sn, cs) = (&cols.s_trig[2 * c][lo..hi], &cols.s_trig[2 * c + 1][lo..hi]);
+                for (((d, &xi), &t), (&s, &c)) in
+                    dst.iter_mut().zip(sx).zip(ramp).zip(sn.iter().zip(cs))
+                {
+                    *d = k * (xi - (offset + slope * t) - (a * s + b * c));
+                }
+            }
+            None => {
+                for ((d, &xi), &t) in dst.iter_mut().zip(sx).zip(ramp) {
+                    *d = k * (xi - (offset + slope * t));
+                }
+            }
+        }
+        if let Some((start, _, t)) = self.tail {
+            let e = k * self.coef[4];
+            let g = &cols.s_tails[t];
+            // Entry q + half of g is the smoothed tail q samples after its start.
+            let from = (start.saturating_sub(half)).max(lo);
+            if from < hi {
+                let q0 = from + half - start;
+                for (d, &gv) in out[from..hi].iter_mut().zip(g.iter().skip(q0)) {
+                    *d -= e * gv;
+                }
+            }
+        }
+        (lo, hi)
     }
 
     /// Change of the drift term from sample `a` to sample `b` (volts).
@@ -794,7 +894,7 @@ mod tests {
     /// Fits with freshly prepared columns.
     pub(super) fn fit(x: &[f64], ranges: &[(usize, usize)], fs: f64, allow: Allow<'_>) -> Baseline {
         let mut cols = Columns::default();
-        cols.prepare(fs, allow.mains, x.len());
+        cols.prepare(fs, allow.mains, x.len(), &[1.0]);
         fit_baseline(x, ranges, fs, allow, &cols)
     }
 
@@ -883,7 +983,7 @@ mod tests {
                 .map(|i| 1e-3 + 4e-3 * (-(i as f64) / 90.0).exp() + noise(i) * 50.0)
                 .collect();
             let mut cols = Columns::default();
-            cols.prepare(fs, freqs, n);
+            cols.prepare(fs, freqs, n, &[1.0]);
             let mains: Vec<(usize, f64)> = (0..freqs.len()).map(|k| (k, cols.omega(k))).collect();
             let sums = Sums::gather(&x, ranges, &cols, &mains, tail).unwrap();
             let (g, gy, ge, gey, yy) = direct(&x, ranges, fs, freqs, tail, sums.center, sums.scale);

@@ -44,6 +44,9 @@ use crate::{Flag, Flags, Measures, Response, SweepView};
 const FOOT_TOP: f64 = 0.7;
 /// Exponents of the foot model tried, from a linear foot to one close to a Gaussian's.
 const FOOT_EXPONENTS: [f64; 6] = [1.0, 1.5, 2.0, 3.0, 4.0, 6.0];
+/// A refit whose quiet ranges moved by at most this much (ms) from the previous fit's is
+/// skipped.
+const REFIT_TOLERANCE_MS: f64 = 0.1;
 
 /// Reusable buffers for [`Measurer::measure`], so that measuring allocates nothing once the
 /// buffers have grown to the longest sweep seen.
@@ -52,6 +55,8 @@ pub struct Scratch {
     u: Vec<f64>,
     v: Vec<f64>,
     kernel: Vec<f64>,
+    /// The smoothed samples (volts, away from the sweep's ends).
+    sx: Vec<f64>,
     /// Baseline regressor columns, kept across sweeps of the same sample rate.
     cols: Columns,
 }
@@ -68,6 +73,7 @@ impl Scratch {
             u: Vec::with_capacity(samples),
             v: Vec::with_capacity(samples),
             kernel: Vec::with_capacity(kernel),
+            sx: Vec::with_capacity(samples),
             cols: Columns::default(),
         }
     }
@@ -165,7 +171,17 @@ impl Measurer {
             drift: false,
             tail_start: None,
         };
-        scratch.cols.prepare(fs, mains_candidates, n);
+        self.kernel_for(fs, &mut scratch.kernel);
+        scratch
+            .cols
+            .prepare(fs, mains_candidates, n, &scratch.kernel);
+        // The smoothed residual of every model is the smoothed sweep minus the smoothed model
+        // (see `Baseline::smoothed_into`): the sweep is smoothed once.
+        scratch.sx.clear();
+        scratch.sx.resize(n, 0.0);
+        let half = scratch.kernel.len() / 2;
+        let (lo, hi) = (half.min(n), n.saturating_sub(half).max(half.min(n)));
+        smooth_range(x, &scratch.kernel, lo, hi, &mut scratch.sx);
         let mut model = fit_baseline(x, &[(0, b_end)], fs, pre_only, &scratch.cols);
         let artefact_end = sweep.artefact_end().unwrap_or_else(|| {
             find_artefact_end(x, s, b_end, ms(cfg.max_artefact_ms) as usize, &model)
@@ -179,7 +195,6 @@ impl Measurer {
             tail_start: Some(artefact_end),
         };
 
-        self.kernel_for(fs, &mut scratch.kernel);
         let mut pass = self.pass(x, fs, &model, s, b_end, search_start, scratch, false);
         // The null hypothesis, checked before anything is measured: the window holds nothing but
         // baseline, drift, mains and the artefact's decaying tail. Fitted over the whole sweep,
@@ -218,8 +233,16 @@ impl Measurer {
             if k == 1 {
                 break;
             }
-            // The same quiet samples give the same model: nothing left to refine.
-            if ranges == last_ranges {
+            // The same quiet samples give the same model, and quiet ranges that moved by a
+            // fraction of a millisecond give one that differs by less than the noise: nothing
+            // left to refine.
+            let moved = ranges
+                .iter()
+                .zip(&last_ranges)
+                .map(|(r, l)| r.0.abs_diff(l.0).max(r.1.abs_diff(l.1)))
+                .max()
+                .unwrap_or(0);
+            if moved as f64 <= ms(REFIT_TOLERANCE_MS) {
                 break;
             }
             last_ranges = ranges;
@@ -340,8 +363,18 @@ impl Measurer {
         model.residual_into(x, sign, 1e3, &scratch.cols, &mut scratch.u);
         scratch.v.clear();
         scratch.v.resize(n, 0.0);
-        let Scratch { u, v, kernel, .. } = scratch;
-        smooth_range(u, kernel, 0, n, v);
+        let Scratch {
+            u,
+            v,
+            kernel,
+            sx,
+            cols,
+            ..
+        } = scratch;
+        let (lo, hi) = model.smoothed_into(sx, sign, 1e3, cols, v);
+        // The ends, where the smoothing window reaches past the sweep, from the residual.
+        smooth_range(u, kernel, 0, lo, v);
+        smooth_range(u, kernel, hi, n, v);
 
         // Noise: raw σ from the baseline residual; smoothed σ from v, never below the white-noise
         // prediction.
