@@ -37,7 +37,7 @@
 
 use crate::baseline::{fit_baseline, Allow, Baseline, Columns};
 use crate::config::{MainsModel, Measurer, Polarity};
-use crate::numeric::{crossing, integrate, parabola_extremum, smooth_range};
+use crate::numeric::{argmax, crossing, integrate, parabola_extremum, smooth_range, std_dev};
 use crate::{Flag, Flags, Measures, Response, SweepView};
 
 /// Top of the leading edge used to extrapolate the onset, as a fraction of the amplitude.
@@ -177,7 +177,7 @@ impl Measurer {
             .prepare(fs, mains_candidates, n, &scratch.kernel);
         // The smoothed residual of every model is the smoothed sweep minus the smoothed model
         // (see `Baseline::smoothed_into`): the sweep is smoothed once.
-        scratch.sx.clear();
+        // Only the samples between `lo` and `hi` are written and read.
         scratch.sx.resize(n, 0.0);
         let half = scratch.kernel.len() / 2;
         let (lo, hi) = (half.min(n), n.saturating_sub(half).max(half.min(n)));
@@ -361,7 +361,7 @@ impl Measurer {
         let n = x.len();
         let sign = self.sign();
         model.residual_into(x, sign, 1e3, &scratch.cols, &mut scratch.u);
-        scratch.v.clear();
+        // Every sample of `v` is written below.
         scratch.v.resize(n, 0.0);
         let Scratch {
             u,
@@ -378,21 +378,14 @@ impl Measurer {
 
         // Noise: raw σ from the baseline residual; smoothed σ from v, never below the white-noise
         // prediction.
-        let base = &u[..b_end];
-        let mean = base.iter().sum::<f64>() / b_end as f64;
-        let sigma_raw =
-            (base.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / (b_end - 1) as f64).sqrt();
+        let sigma_raw = std_dev(&u[..b_end]);
         let h2: f64 = kernel.iter().map(|w| w * w).sum();
         let half = kernel.len() / 2;
         let (vs, ve) = (
             half.min(b_end / 2),
             b_end.saturating_sub(half).max(b_end / 2 + 1),
         );
-        let vb = &v[vs..ve];
-        let vmean = vb.iter().sum::<f64>() / vb.len() as f64;
-        let sigma_v = (vb.iter().map(|a| (a - vmean) * (a - vmean)).sum::<f64>()
-            / (vb.len().max(2) - 1) as f64)
-            .sqrt();
+        let sigma_v = std_dev(&v[vs..ve]);
         let sigma_w = sigma_v.max(sigma_raw * h2.sqrt()).max(f64::MIN_POSITIVE);
         let k = self.threshold_sigma(n - search_start, 1.0 / h2);
 
@@ -410,13 +403,7 @@ impl Measurer {
                 j0 += 1;
             }
         }
-        let (mut p, mut peak_v) = (j0, f64::NEG_INFINITY);
-        for (i, &val) in v.iter().enumerate().take(n).skip(j0) {
-            if val > peak_v {
-                peak_v = val;
-                p = i;
-            }
-        }
+        let (p, peak_v) = argmax(&v[j0..]).map_or((j0, f64::NEG_INFINITY), |(i, m)| (j0 + i, m));
         let threshold = k;
         let mut out = Pass {
             found: None,
@@ -692,11 +679,7 @@ fn baseline_unstable(
     // Non-stationary baseline: compare the first and second half's spread.
     let half = base_u.len() / 2;
     if half >= 8 {
-        let sd = |x: &[f64]| {
-            let m = x.iter().sum::<f64>() / x.len() as f64;
-            (x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (x.len() - 1) as f64).sqrt()
-        };
-        let (a, b) = (sd(&base_u[..half]), sd(&base_u[half..]));
+        let (a, b) = (std_dev(&base_u[..half]), std_dev(&base_u[half..]));
         let (lo, hi) = if a < b { (a, b) } else { (b, a) };
         if hi > 3.0 * lo.max(f64::MIN_POSITIVE) && hi > 2.0 * sigma_mv.min(hi) * 0.5 {
             return true;
@@ -718,7 +701,12 @@ impl Measurer {
             return w.iter().any(|v| v.abs() >= 0.995 * r);
         }
         let min_run = ((0.15e-3 * fs).round() as usize).max(3);
-        crate::saturation::flat_run_at_extreme(w, min_run)
+        // A flat run needs equal neighbours, which most sweeps do not have; this check is
+        // cheaper than the full scan.
+        let equal_neighbours = w
+            .windows(2)
+            .fold(false, |found, pair| found | (pair[0] == pair[1]));
+        equal_neighbours && crate::saturation::flat_run_at_extreme(w, min_run)
     }
 }
 

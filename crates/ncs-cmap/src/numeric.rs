@@ -155,6 +155,67 @@ pub(crate) fn smooth_range(x: &[f64], kernel: &[f64], start: usize, end: usize, 
     }
 }
 
+/// Lanes of the reductions below: independent accumulators let the compiler vectorise them
+/// (a single running sum waits on each addition).
+const LANES: usize = 4;
+
+/// Sum of `x`.
+pub(crate) fn sum(x: &[f64]) -> f64 {
+    let mut acc = [0.0; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let rest: f64 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] += c[l];
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + rest
+}
+
+/// Sample standard deviation of `x` (two passes; 0 for fewer than two samples).
+pub(crate) fn std_dev(x: &[f64]) -> f64 {
+    if x.len() < 2 {
+        return 0.0;
+    }
+    let mean = sum(x) / x.len() as f64;
+    let mut acc = [0.0; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let rest: f64 = chunks
+        .remainder()
+        .iter()
+        .map(|v| (v - mean) * (v - mean))
+        .sum();
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] += (c[l] - mean) * (c[l] - mean);
+        }
+    }
+    (((acc[0] + acc[1]) + (acc[2] + acc[3]) + rest) / (x.len() - 1) as f64).sqrt()
+}
+
+/// Index and value of the first maximum of `x` (`None` when empty). The maximum is found
+/// lane by lane, then its first position.
+pub(crate) fn argmax(x: &[f64]) -> Option<(usize, f64)> {
+    let mut acc = [f64::NEG_INFINITY; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let mut best = chunks
+        .remainder()
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] = if c[l] > acc[l] { c[l] } else { acc[l] };
+        }
+    }
+    for a in acc {
+        if a > best {
+            best = a;
+        }
+    }
+    let i = x.iter().position(|&v| v == best)?;
+    Some((i, best))
+}
+
 /// Least-squares parabola through `y[lo..=hi]` (sample index as abscissa). Returns the
 /// abscissa and value of its extremum when the extremum lies inside `[lo, hi]` and the parabola
 /// bends the expected way (`maximum` = opens downward); otherwise `None`.
@@ -278,6 +339,31 @@ mod tests {
         let want = (7.25f64.powi(2) - 1.5f64.powi(2)) / 2.0;
         assert!((integrate(&y, 1.5, 7.25) - want).abs() < 1e-12);
         assert!((integrate(&y, 2.2, 2.7) - (2.7f64.powi(2) - 2.2f64.powi(2)) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn reductions_match_plain_loops() {
+        let x: Vec<f64> = (0..23)
+            .map(|i| ((i * 7919) % 31) as f64 * 0.5 - 4.0)
+            .collect();
+        for len in [0, 1, 2, 3, 4, 5, 8, 22, 23] {
+            let x = &x[..len];
+            let plain: f64 = x.iter().sum();
+            assert!((sum(x) - plain).abs() < 1e-12);
+            if len >= 2 {
+                let m = plain / len as f64;
+                let sd =
+                    (x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (len - 1) as f64).sqrt();
+                assert!((std_dev(x) - sd).abs() < 1e-12);
+            }
+            let mut want: Option<(usize, f64)> = None;
+            for (i, &v) in x.iter().enumerate() {
+                if want.is_none_or(|(_, b)| v > b) {
+                    want = Some((i, v));
+                }
+            }
+            assert_eq!(argmax(x), want);
+        }
     }
 
     #[test]
