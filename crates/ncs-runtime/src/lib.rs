@@ -1,11 +1,23 @@
-//! The ncs live pipeline: sample sources, the stimulus-locked processor shared by offline and
-//! live analysis, and (in `pipeline`) the threads, ring buffer and latency accounting.
+#![doc = include_str!("../README.md")]
 
+pub mod latency;
+pub mod pipeline;
 pub mod processor;
+pub mod recorder;
+mod ring;
 pub mod source;
+pub mod sources;
 
+pub use latency::{LatencyHistogram, StageLatency};
+pub use pipeline::{
+    run, stop_on_ctrl_c, Analyzer, CollectMeasurements, DroppedEvents, Event, Finished, GapReason,
+    GapRecord, Hooks, NoAnalysis, NoOutput, Output, Overflow, PipelineConfig, PipelineError,
+    Progress, Role, Stage, Summary, TxStats,
+};
 pub use processor::{
     Detection, MarkersMs, Measurement, MeasurementSink, Processor, ProcessorConfig, ProcessorError,
     ProcessorStats,
 };
+pub use recorder::{Recorder, RecorderReport};
 pub use source::{ReadOutcome, Source, SourceError, SourceInfo, StimulusMark, StimulusTag};
+pub use sources::{MemorySource, Pace, SessionSource, SimSource};
