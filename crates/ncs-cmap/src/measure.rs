@@ -207,6 +207,11 @@ impl Measurer {
                 if null_pass.found.is_none() {
                     model = h0;
                     pass = null_pass;
+                } else {
+                    // The response stands. The scratch buffers now hold the null model's
+                    // residual, which absorbed part of the response: measure on the kept
+                    // model again, since the refits below may all be skipped.
+                    pass = self.pass(x, fs, &model, s, b_end, search_start, scratch, false);
                 }
             }
         }

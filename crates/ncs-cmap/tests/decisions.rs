@@ -288,3 +288,38 @@ fn bad_sweeps_and_settings_are_refused() {
     .build()
     .is_err());
 }
+
+#[test]
+fn clean_response_measures_match_truth() {
+    // No mains, no artefact, no drift: whatever the null-hypothesis check tries, the measures
+    // must come from the kept baseline model.
+    let m = MeasureConfig::default().build().unwrap();
+    let mut scratch = Scratch::default();
+    for seed in 0..20u64 {
+        let fs = [10_000.0, 20_000.0][seed as usize % 2];
+        let s = synth(&Params {
+            fs,
+            amp_mv: 4.0,
+            noise_uv: 10.0,
+            mains_uv: 0.0,
+            artefact_mv: 0.0,
+            artefact_tau_ms: 0.3,
+            seed: 700 + seed,
+        });
+        let t = truth(&s);
+        let r = m.measure(&SweepView::new(&s.data, fs, s.stim).unwrap(), &mut scratch);
+        let x = r.measures;
+        let area = x.negative_peak_area_mv_ms.unwrap();
+        assert!(
+            (area / t.area - 1.0).abs() < 0.02,
+            "seed {seed}: area {area} vs {}",
+            t.area
+        );
+        let amp = x.negative_peak_amplitude_mv.unwrap();
+        assert!(
+            (amp / t.amp_mv - 1.0).abs() < 0.02,
+            "seed {seed}: amplitude {amp} vs {}",
+            t.amp_mv
+        );
+    }
+}
