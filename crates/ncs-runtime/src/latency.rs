@@ -36,7 +36,9 @@ impl LatencyHistogram {
 
     /// Records one latency.
     pub fn record(&mut self, d: Duration) {
-        let ns = u64::try_from(d.as_nanos()).unwrap_or(MAX_NS).clamp(1, MAX_NS);
+        let ns = u64::try_from(d.as_nanos())
+            .unwrap_or(MAX_NS)
+            .clamp(1, MAX_NS);
         self.hist.saturating_record(ns);
     }
 

@@ -432,7 +432,11 @@ pub fn thread_cpu_time_s() -> Option<f64> {
     // schedstat's first field is the time on CPU in ns; stat's utime+stime are in clock ticks
     // (10 ms), too coarse for a thread using a few percent of a core.
     if let Ok(s) = std::fs::read_to_string("/proc/thread-self/schedstat") {
-        if let Some(ns) = s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()) {
+        if let Some(ns) = s
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
             return Some(ns as f64 / 1e9);
         }
     }
@@ -512,7 +516,12 @@ where
             Err(PipelineError::Setting { name, rule, value })
         }
     };
-    setting("block_frames", "> 0", config.block_frames, config.block_frames > 0)?;
+    setting(
+        "block_frames",
+        "> 0",
+        config.block_frames,
+        config.block_frames > 0,
+    )?;
     setting(
         "block_frames",
         "<= processor.max_block_frames",
@@ -571,7 +580,7 @@ where
     // Output.
     let out_thread = spawn("ncs-output", move || {
         let mut output = output;
-        for ev in out_rx.iter() {
+        while let Some(ev) = poll_recv(&out_rx, OUTPUT_POLL) {
             output.on_event(&ev);
         }
         output
@@ -585,7 +594,7 @@ where
         let mut work = LatencyHistogram::new();
         let mut updates = Vec::new();
         let mut dropped = 0u64;
-        for ev in ana_rx.iter() {
+        while let Some(ev) = poll_recv(&ana_rx, ANALYSIS_POLL) {
             let t0 = Instant::now();
             analyzer.on_measurement(&ev.m, &mut updates);
             let t1 = Instant::now();
@@ -595,7 +604,10 @@ where
                 verdict.record(l);
             }
             for update in updates.drain(..) {
-                if out_tx_a.try_send(Event::Update { update, latency }).is_err() {
+                if out_tx_a
+                    .try_send(Event::Update { update, latency })
+                    .is_err()
+                {
                     dropped += 1;
                 }
             }
@@ -1093,6 +1105,7 @@ fn record(
             std::thread::sleep(Duration::from_millis(2));
         }
     }
+    // The only blocking receive: the recorder is not on the sample path.
     if let Ok((latency, summary)) = fin.recv() {
         if error.is_none() {
             for (k, v) in [(LATENCY_TEXT, latency), (SUMMARY_TEXT, summary)] {
@@ -1108,6 +1121,25 @@ fn record(
     }
     report.error = error;
     report
+}
+
+/// How often the analysis thread looks for measurements (adds at most this to the verdict
+/// latency).
+const ANALYSIS_POLL: Duration = Duration::from_micros(500);
+/// How often the output thread looks for events.
+const OUTPUT_POLL: Duration = Duration::from_millis(2);
+
+/// Receives by polling. A receiver blocked in `recv` registers with the channel, and the
+/// sender then takes the channel's waker lock to wake it; polling consumers keep `try_send`
+/// on the processing thread lock-free.
+fn poll_recv<T>(rx: &Receiver<T>, idle: Duration) -> Option<T> {
+    loop {
+        match rx.try_recv() {
+            Ok(v) => return Some(v),
+            Err(crossbeam_channel::TryRecvError::Empty) => std::thread::sleep(idle),
+            Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
+        }
+    }
 }
 
 fn fail(e: ncs_io::NwbError, error: &mut Option<String>) {

@@ -71,7 +71,10 @@ pub fn responses_table_spec() -> TableSpec {
         vec![
             i("seq", "order of the stimulus in the stream"),
             i("sample_index", "stimulus frame"),
-            f("stimulus_time_s", "stimulus instant on the session clock (s)"),
+            f(
+                "stimulus_time_s",
+                "stimulus instant on the session clock (s)",
+            ),
             i("tag", "row of /intervals/stimuli, -1 if unknown"),
             i("channel", "channel measured"),
             ColumnSpec::new("modality", "motor or sensory", ColumnType::Str),

@@ -181,10 +181,15 @@ impl BlockTx {
         true
     }
 
+    /// Whether the pending gap (if any) and this block both fit.
     fn fits(&self, data: &[f32], marks: &[StimulusMark]) -> bool {
+        let (records, gap_marks) = match self.pending {
+            Some(_) => (2, self.pending_marks.len()),
+            None => (1, 0),
+        };
         self.samples.vacant_len() >= data.len()
-            && self.meta.vacant_len() >= 1
-            && self.marks.vacant_len() >= marks.len()
+            && self.meta.vacant_len() >= records
+            && self.marks.vacant_len() >= marks.len() + gap_marks
     }
 
     /// Adds lost frames (and the marks that fell in them) to the pending gap.
@@ -219,7 +224,8 @@ impl BlockTx {
                 self.stats.lost_marks += 1;
             }
         }
-        let _ = self.flush_gap();
+        // Not sent yet: while the ring stays full, further losses extend this gap, so one
+        // overflow is one gap record however many blocks it drops.
     }
 
     /// Sends one block; returns whether it was delivered (under [`Overflow::Drop`] it may
@@ -236,7 +242,8 @@ impl BlockTx {
         let frames = data.len() / channels;
         let mut waited = false;
         loop {
-            if self.flush_gap() && self.fits(data, marks) {
+            if self.fits(data, marks) {
+                self.flush_gap();
                 self.samples.push_slice(data);
                 self.marks.push_slice(marks);
                 let _ = self.meta.try_push(Record::Frames {
