@@ -449,12 +449,13 @@ impl SerialSource {
     }
 
     fn start(&mut self) -> Result<(), SerialError> {
-        self.command(Command::Start)?;
-        self.decoder.reset_sequence();
-        self.sink.accept = true;
         // The device restarts its index at 0; the session clock goes on from where it was.
+        // Set before sending: the first frames may arrive in the same read as the Ack.
         self.sink.offset = self.sink.next_session();
         self.sink.expect = Some((0, 0));
+        self.sink.accept = true;
+        self.decoder.reset_sequence();
+        self.command(Command::Start)?;
         self.last_data = Instant::now();
         Ok(())
     }

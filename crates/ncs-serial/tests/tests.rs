@@ -1,1 +1,8 @@
-//! tests
+//! Integration tests over real pseudo-terminals, against the virtual amplifier.
+
+mod common;
+mod faults;
+mod ports;
+mod session;
+mod stream;
+mod thirdparty;

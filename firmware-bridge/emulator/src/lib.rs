@@ -152,8 +152,16 @@ impl Port {
     /// loses exactly the samples the fault log names.
     fn drain(&self, limit: Duration) {
         if let Self::Pty { slave, .. } = self {
+            // The terminal moves bytes to the slave's queue in steps, so an empty queue only
+            // counts once it has stayed empty for a while.
             let until = Instant::now() + limit;
-            while slave.bytes_to_read().unwrap_or(0) > 0 && Instant::now() < until {
+            let mut empty_since = Instant::now();
+            while Instant::now() < until {
+                if slave.bytes_to_read().unwrap_or(0) > 0 {
+                    empty_since = Instant::now();
+                } else if empty_since.elapsed() >= Duration::from_millis(100) {
+                    break;
+                }
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
