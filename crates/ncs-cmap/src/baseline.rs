@@ -57,6 +57,15 @@ pub(crate) struct Columns {
     /// Per τ: the tail (zero before its start) smoothed by `kernel`; entry `q + half` is the
     /// value `q` samples after the tail's start, from `q = −half` on.
     s_tails: [Vec<f64>; NT],
+    /// Per candidate: `1 − e^{iω}`, `1 − e^{2iω}`, and `(sin ω, 2·sin²(ω/2))`.
+    den1: [Cx; 2],
+    den2: [Cx; 2],
+    trig_w: [(f64, f64); 2],
+    /// `1 − e^{i(ω₁+ω₂)}` and `1 − e^{i(ω₁−ω₂)}`.
+    den_sum: Cx,
+    den_diff: Cx,
+    /// Per τ: `(d, 1 − d, 1 − d²)` for the decay per sample `d = e^{−rate}`.
+    decay: [(f64, f64, f64); NT],
 }
 
 impl Columns {
@@ -78,6 +87,18 @@ impl Columns {
         self.freqs[..m].copy_from_slice(&mains[..m]);
         self.len = n + 1;
         let len = self.len;
+        for k in 0..m {
+            let w = self.omega(k);
+            self.den1[k] = one_minus_cis(w);
+            self.den2[k] = one_minus_cis(2.0 * w);
+            let h = (0.5 * w).sin();
+            self.trig_w[k] = (w.sin(), 2.0 * h * h);
+        }
+        if m == 2 {
+            let (w1, w2) = (self.omega(0), self.omega(1));
+            self.den_sum = one_minus_cis(w1 + w2);
+            self.den_diff = one_minus_cis(w1 - w2);
+        }
         self.ramp.clear();
         self.ramp.extend((0..len).map(|i| i as f64));
         for (k, col) in self.trig.iter_mut().enumerate() {
@@ -96,6 +117,7 @@ impl Columns {
         for (t, tau) in TAUS_MS.iter().enumerate() {
             let rate = 1.0 / (tau * 1e-3 * fs);
             self.rate[t] = rate;
+            self.decay[t] = ((-rate).exp(), -(-rate).exp_m1(), -(-2.0 * rate).exp_m1());
             let col = &mut self.tails[t];
             col.clear();
             for j in 0..len {
@@ -311,7 +333,7 @@ impl Baseline {
 }
 
 /// A complex number, for the geometric sums behind the Gram matrix.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 struct Cx {
     re: f64,
     im: f64,
@@ -364,8 +386,9 @@ impl Cx {
             im: (self.im * o.re - self.re * o.im) / d,
         }
     }
-    fn abs(self) -> f64 {
-        self.re.hypot(self.im)
+    /// Whether `|self|` is below `r`.
+    fn within(self, r: f64) -> bool {
+        self.re * self.re + self.im * self.im < r * r
     }
 }
 
@@ -406,10 +429,9 @@ fn geo_sums_direct(theta: f64, a: usize, b: usize, c: f64) -> (Cx, Cx) {
     (s0, s1)
 }
 
-/// `Σ e^{iθi}` over `[a, b)` given `e^{iθa}`, `e^{iθb}`.
-fn cis_sum(theta: f64, za: Cx, zb: Cx, a: usize, b: usize) -> Cx {
-    let den = one_minus_cis(theta);
-    if den.abs() < GEO_MIN {
+/// `Σ e^{iθi}` over `[a, b)` given `e^{iθa}`, `e^{iθb}` and `den = 1 − e^{iθ}`.
+fn cis_sum(theta: f64, den: Cx, za: Cx, zb: Cx, a: usize, b: usize) -> Cx {
+    if den.within(GEO_MIN) {
         geo_sums_direct(theta, a, b, 0.0).0
     } else {
         za.sub(zb).div(den)
@@ -537,15 +559,6 @@ impl Sums {
             rate: cols.rate,
         };
         sums.mains[..m].copy_from_slice(&mains[..m]);
-        // Per mains candidate: 1 − e^{iω}, and for the tail products sin ω and 2 sin²(ω/2).
-        let mut den = [Cx::ONE; 2];
-        let mut trig_w = [(0.0, 0.0); 2];
-        for c in 0..m {
-            let w = mains[c].1;
-            den[c] = one_minus_cis(w);
-            let h = (0.5 * w).sin();
-            trig_w[c] = (w.sin(), 2.0 * h * h);
-        }
         let mut sum_yr = 0.0;
         for &(a, b) in ranges {
             if b <= a {
@@ -584,10 +597,10 @@ impl Sums {
                 let (k, w) = mains[c];
                 za[c] = cols.cis(k, a);
                 zb[c] = cols.cis(k, b);
-                let (s0, s1) = if den[c].abs() < GEO_MIN {
+                let (s0, s1) = if cols.den1[k].within(GEO_MIN) {
                     geo_sums_direct(w, a, b, center)
                 } else {
-                    geo_sums(za[c], zb[c], den[c], a, b, center)
+                    geo_sums(za[c], zb[c], cols.den1[k], a, b, center)
                 };
                 let (sr, cr) = (2 + 2 * c, 3 + 2 * c);
                 sums.g[0][sr] += s0.im;
@@ -595,16 +608,31 @@ impl Sums {
                 sums.g[1][sr] += s1.im;
                 sums.g[1][cr] += s1.re;
                 // sin² = (1 − cos 2ωi)/2, cos² = (1 + cos 2ωi)/2, sin·cos = sin 2ωi / 2.
-                let q = cis_sum(2.0 * w, za[c].mul(za[c]), zb[c].mul(zb[c]), a, b);
+                let q = cis_sum(
+                    2.0 * w,
+                    cols.den2[k],
+                    za[c].mul(za[c]),
+                    zb[c].mul(zb[c]),
+                    a,
+                    b,
+                );
                 sums.g[sr][sr] += 0.5 * (len - q.re);
                 sums.g[cr][cr] += 0.5 * (len + q.re);
                 sums.g[sr][cr] += 0.5 * q.im;
             }
             if m == 2 {
                 let (w1, w2) = (mains[0].1, mains[1].1);
-                let p = cis_sum(w1 + w2, za[0].mul(za[1]), zb[0].mul(zb[1]), a, b);
+                let p = cis_sum(
+                    w1 + w2,
+                    cols.den_sum,
+                    za[0].mul(za[1]),
+                    zb[0].mul(zb[1]),
+                    a,
+                    b,
+                );
                 let d = cis_sum(
                     w1 - w2,
+                    cols.den_diff,
                     za[0].mul(za[1].conj()),
                     zb[0].mul(zb[1].conj()),
                     a,
@@ -635,9 +663,7 @@ impl Sums {
                     sums.gey[t] += dot(&x[a2..a2 + (j1 - j0)], &tail[j0..j1]);
                 }
                 let (pa, pb) = (cols.tail_pow(t, j0), cols.tail_pow(t, b - s));
-                let r = cols.rate[t];
-                let d = (-r).exp();
-                let one_minus_d = -(-r).exp_m1();
+                let (d, one_minus_d, one_minus_d2) = cols.decay[t];
                 let (s0, s1) = geo_sums(
                     Cx::real(pa),
                     Cx::real(pb),
@@ -650,7 +676,7 @@ impl Sums {
                 sums.ge[t][1] += s1.re;
                 for c in 0..m {
                     // Σ d^{i−s}·e^{iωi} = (pa·e^{iωa₂} − pb·e^{iωb}) / (1 − d·e^{iω}).
-                    let (sin_w, vers_w) = trig_w[c];
+                    let (sin_w, vers_w) = cols.trig_w[mains[c].0];
                     let dz = Cx {
                         re: one_minus_d + d * vers_w,
                         im: -d * sin_w,
@@ -659,7 +685,7 @@ impl Sums {
                     sums.ge[t][2 + 2 * c] += v.im;
                     sums.ge[t][3 + 2 * c] += v.re;
                 }
-                sums.ge[t][NB] += (pa * pa - pb * pb) / -(-2.0 * r).exp_m1();
+                sums.ge[t][NB] += (pa * pa - pb * pb) / one_minus_d2;
             }
         }
         sums.gy[1] = (sum_yr - center * sums.gy[0]) / scale;

@@ -57,11 +57,19 @@ pub struct Scratch {
     kernel: Vec<f64>,
     /// The smoothed samples (volts, away from the sweep's ends).
     sx: Vec<f64>,
+    /// `u` and `v` of the other model while the null hypothesis is checked.
+    u_alt: Vec<f64>,
+    v_alt: Vec<f64>,
     /// Baseline regressor columns, kept across sweeps of the same sample rate.
     cols: Columns,
 }
 
 impl Scratch {
+    fn swap_residuals(&mut self) {
+        std::mem::swap(&mut self.u, &mut self.u_alt);
+        std::mem::swap(&mut self.v, &mut self.v_alt);
+    }
+
     pub(crate) fn v_ref(&self) -> &[f64] {
         &self.v
     }
@@ -74,6 +82,8 @@ impl Scratch {
             v: Vec::with_capacity(samples),
             kernel: Vec::with_capacity(kernel),
             sx: Vec::with_capacity(samples),
+            u_alt: Vec::with_capacity(samples),
+            v_alt: Vec::with_capacity(samples),
             cols: Columns::default(),
         }
     }
@@ -195,6 +205,12 @@ impl Measurer {
             tail_start: Some(artefact_end),
         };
 
+        // Sized before the first measurement, whichever passes it runs, so that later sweeps of
+        // the same length allocate nothing.
+        for buf in [&mut scratch.u_alt, &mut scratch.v_alt] {
+            buf.clear();
+            buf.reserve(n);
+        }
         let mut pass = self.pass(x, fs, &model, s, b_end, search_start, scratch, false);
         // The null hypothesis, checked before anything is measured: the window holds nothing but
         // baseline, drift, mains and the artefact's decaying tail. Fitted over the whole sweep,
@@ -203,15 +219,16 @@ impl Measurer {
         if pass.found.is_some() {
             let h0 = fit_baseline(x, &[(0, b_end), (artefact_end, n)], fs, full, &scratch.cols);
             if h0.drift || h0.mains_hz.is_some() || h0.tail_tau_ms.is_some() {
+                // The null pass works in the spare buffers, so that the kept model's residual
+                // stays in place when the response stands (the null residual absorbed part of
+                // it, and the refits below may all be skipped).
+                scratch.swap_residuals();
                 let null_pass = self.pass(x, fs, &h0, s, b_end, search_start, scratch, true);
                 if null_pass.found.is_none() {
                     model = h0;
                     pass = null_pass;
                 } else {
-                    // The response stands. The scratch buffers now hold the null model's
-                    // residual, which absorbed part of the response: measure on the kept
-                    // model again, since the refits below may all be skipped.
-                    pass = self.pass(x, fs, &model, s, b_end, search_start, scratch, false);
+                    scratch.swap_residuals();
                 }
             }
         }
