@@ -300,18 +300,18 @@ pub fn print_segments(
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        let note = if s.entrapment_site {
-            format!(
-                "entrapment site ({}), not counted",
-                s.entrapment_name.as_deref().unwrap_or("-")
-            )
-        } else if s.dispersion {
-            "temporal dispersion".to_string()
-        } else if s.focal_slowing {
-            "focal slowing".to_string()
-        } else {
-            String::new()
-        };
+        let mut notes = Vec::new();
+        if s.entrapment_site {
+            let name = s.entrapment_name.as_deref().unwrap_or("-");
+            notes.push(format!("entrapment site ({name}), not counted"));
+        }
+        if s.dispersion {
+            notes.push("temporal dispersion".to_string());
+        }
+        if s.focal_slowing {
+            notes.push("focal slowing".to_string());
+        }
+        let note = notes.join("; ");
         writeln!(
             out,
             "{:<10} {:<6} {:<22} {:>6} {:>6} {:>7} {:>7} {:>7}  {:<15} {}",

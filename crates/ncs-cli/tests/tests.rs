@@ -1,0 +1,8 @@
+//! Tests of the `ncs` command, run as a separate process like a user would.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod bad_input;
+mod common;
+mod fixtures;
+mod interop;
+mod real_data;

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every check ncs has: formatting, lints, the no_std build of the wire protocol, and the
+# whole test suite (Rust tests, and interoperability tests against h5py, pynwb and nwbinspector
+# from ./.venv). Installs what is missing first (scripts/setup.sh --python).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --python
+export NCS_PYTHON="$PWD/.venv/bin/python"
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== firmware-bridge without std"
+cargo build -p firmware-bridge --no-default-features --locked
+echo "== cargo test"
+cargo test --workspace --locked
