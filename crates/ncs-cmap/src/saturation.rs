@@ -155,7 +155,11 @@ impl ClipTracker {
     pub fn report(&self) -> ClipReport {
         let mut t = *self;
         t.close_run();
-        let mut r = ClipReport { high: t.max_seen, low: t.min_seen, ..ClipReport::default() };
+        let mut r = ClipReport {
+            high: t.max_seen,
+            low: t.min_seen,
+            ..ClipReport::default()
+        };
         if t.max_seen == t.min_seen {
             return r;
         }
@@ -177,7 +181,9 @@ mod tracker_tests {
 
     #[test]
     fn streaming_tracker_agrees_with_the_whole_record_scan() {
-        let x: Vec<f64> = (0..500).map(|i| (i as f64 * 0.05).sin().clamp(-0.9, 0.95)).collect();
+        let x: Vec<f64> = (0..500)
+            .map(|i| (i as f64 * 0.05).sin().clamp(-0.9, 0.95))
+            .collect();
         let mut t = ClipTracker::new(3);
         for chunk in x.chunks(37) {
             chunk.iter().for_each(|&v| t.push(v));
