@@ -497,6 +497,23 @@ fn dot(y: &[f64], c: &[f64]) -> f64 {
     acc.iter().sum::<f64>() + tail
 }
 
+/// Relative pivot floor of the Cholesky decompositions (as in `solve_spd`): a pivot this small
+/// means the regressors are collinear.
+const PIVOT_FLOOR: f64 = 1e-12;
+
+/// Cholesky factor `L` of the current model's Gram matrix (`p` regressors `idx`), with its
+/// pivots before the square root, `w = L⁻¹·Xᵀy`, the largest diagonal entry, and
+/// `yᵀy − wᵀw` (the model's residual sum of squares).
+struct Factor {
+    idx: [usize; P],
+    p: usize,
+    l: [[f64; P]; P],
+    pivots: [f64; P],
+    w: [f64; P],
+    scale: f64,
+    yy_left: f64,
+}
+
 /// Regressor sums over the quiet samples, gathered once for every candidate model.
 struct Sums {
     n: usize,
@@ -717,6 +734,34 @@ impl Sums {
 
     /// Solves the model with `terms`; returns it and its residual sum of squares.
     fn solve(&self, terms: Terms) -> Option<(Baseline, f64)> {
+        let (idx, p, t) = self.indices(terms)?;
+        let mut a = [[0.0; P]; P];
+        let mut b = [0.0; P];
+        for r in 0..p {
+            b[r] = self.gy_of(idx[r], t);
+            for c in 0..p {
+                a[r][c] = self.gram(idx[r], idx[c], t);
+            }
+        }
+        let rhs = b;
+        if !solve_spd(&mut a, &mut b, p) {
+            return None;
+        }
+        self.model(terms, &b, &rhs, p)
+    }
+
+    /// Product of virtual regressor `a` with the samples (NB stands for the tail `t`).
+    fn gy_of(&self, a: usize, t: usize) -> f64 {
+        if a == NB {
+            self.gey[t]
+        } else {
+            self.gy[a]
+        }
+    }
+
+    /// The virtual regressors of `terms` in solving order, their count and the tail index;
+    /// `None` when the model cannot be fitted (no tail here, or too few samples).
+    fn indices(&self, terms: Terms) -> Option<([usize; P], usize, usize)> {
         let mut idx = [0usize; P];
         let mut p = 1;
         if terms.drift {
@@ -739,22 +784,125 @@ impl Sums {
         if self.n <= p + 1 {
             return None;
         }
-        let mut a = [[0.0; P]; P];
-        let mut b = [0.0; P];
-        for r in 0..p {
-            b[r] = if idx[r] == NB {
-                self.gey[t]
-            } else {
-                self.gy[idx[r]]
-            };
-            for c in 0..p {
-                a[r][c] = self.gram(idx[r], idx[c], t);
+        Some((idx, p, t))
+    }
+
+    /// Cholesky factor of the Gram matrix of `terms` (see [`Factor`]).
+    fn factor(&self, terms: Terms) -> Option<Factor> {
+        let (idx, p, t) = self.indices(terms)?;
+        let mut f = Factor {
+            idx,
+            p,
+            l: [[0.0; P]; P],
+            pivots: [0.0; P],
+            w: [0.0; P],
+            scale: (0..p)
+                .map(|i| self.gram(idx[i], idx[i], t).abs())
+                .fold(0.0_f64, f64::max)
+                .max(f64::MIN_POSITIVE),
+            yy_left: self.yy,
+        };
+        for j in 0..p {
+            let mut d = self.gram(idx[j], idx[j], t);
+            for k in 0..j {
+                d -= f.l[j][k] * f.l[j][k];
             }
+            if d <= f.scale * PIVOT_FLOOR {
+                return None;
+            }
+            f.pivots[j] = d;
+            let d = d.sqrt();
+            f.l[j][j] = d;
+            for i in j + 1..p {
+                let mut s = self.gram(idx[i], idx[j], t);
+                for k in 0..j {
+                    s -= f.l[i][k] * f.l[j][k];
+                }
+                f.l[i][j] = s / d;
+            }
+            let mut s = self.gy_of(idx[j], t);
+            for k in 0..j {
+                s -= f.l[j][k] * f.w[k];
+            }
+            f.w[j] = s / d;
+            f.yy_left -= f.w[j] * f.w[j];
         }
-        let rhs = b;
-        if !solve_spd(&mut a, &mut b, p) {
+        Some(f)
+    }
+
+    /// Residual sum of squares of `cand`, which adds one or two regressors to the model
+    /// factored in `f` (with `current` terms), by bordering the factor: the Schur complement
+    /// of the new columns and the part of their products with the samples that the current
+    /// model leaves unexplained. `None` where [`Sums::solve`] would find the system singular.
+    fn rss_adding(&self, f: &Factor, current: Terms, cand: Terms) -> Option<f64> {
+        let (_, p_all, t) = self.indices(cand)?;
+        let mut new = [0usize; 2];
+        let mut q = 0;
+        if cand.drift && !current.drift {
+            new[q] = 1;
+            q += 1;
+        }
+        if let (Some(m), None) = (cand.mains, current.mains) {
+            new[q] = 2 + 2 * m;
+            new[q + 1] = 3 + 2 * m;
+            q += 2;
+        }
+        if cand.tail.is_some() && current.tail.is_none() {
+            new[q] = NB;
+            q += 1;
+        }
+        debug_assert!(q >= 1 && f.p + q == p_all);
+        let scale = (0..q)
+            .map(|j| self.gram(new[j], new[j], t).abs())
+            .fold(f.scale, f64::max);
+        let floor = scale * PIVOT_FLOOR;
+        if f.pivots[..f.p].iter().any(|&d| d <= floor) {
             return None;
         }
+        // z_j = L⁻¹·(products of the current regressors with new column j).
+        let mut z = [[0.0; P]; 2];
+        for j in 0..q {
+            for i in 0..f.p {
+                let mut s = self.gram(f.idx[i], new[j], t);
+                for k in 0..i {
+                    s -= f.l[i][k] * z[j][k];
+                }
+                z[j][i] = s / f.l[i][i];
+            }
+        }
+        let dot = |a: &[f64; P], b: &[f64; P]| (0..f.p).map(|i| a[i] * b[i]).sum::<f64>();
+        let s00 = self.gram(new[0], new[0], t) - dot(&z[0], &z[0]);
+        let r0 = self.gy_of(new[0], t) - dot(&z[0], &f.w);
+        if s00 <= floor {
+            return None;
+        }
+        let l00 = s00.sqrt();
+        let y0 = r0 / l00;
+        let mut explained = y0 * y0;
+        if q == 2 {
+            let s10 = self.gram(new[1], new[0], t) - dot(&z[1], &z[0]);
+            let s11 = self.gram(new[1], new[1], t) - dot(&z[1], &z[1]);
+            let r1 = self.gy_of(new[1], t) - dot(&z[1], &f.w);
+            let l10 = s10 / l00;
+            let piv = s11 - l10 * l10;
+            if piv <= floor {
+                return None;
+            }
+            let y1 = (r1 - l10 * y0) / piv.sqrt();
+            explained += y1 * y1;
+        }
+        Some((f.yy_left - explained).max(0.0))
+    }
+
+    /// The fitted model from the solution `b` of the normal equations with right-hand side
+    /// `rhs`, and its residual sum of squares.
+    fn model(
+        &self,
+        terms: Terms,
+        b: &[f64; P],
+        rhs: &[f64; P],
+        p: usize,
+    ) -> Option<(Baseline, f64)> {
         // RSS = yᵀy − βᵀXᵀy for the least-squares solution.
         let rss = (self.yy - (0..p).map(|r| b[r] * rhs[r]).sum::<f64>()).max(0.0);
         let mut coef = [0.0; P];
@@ -885,24 +1033,42 @@ pub(crate) fn fit_baseline(
                 });
             }
         }
-        let mut step: Option<(Terms, Baseline, f64, f64)> = None;
-        for cand in candidates.into_iter().flatten() {
-            let Some((model, rss)) = sums.solve(cand) else {
+        // Candidates are scored from the current model's factor; only the one kept is solved.
+        let Some(factor) = sums.factor(terms) else {
+            break;
+        };
+        let mut scored: [Option<(Terms, f64)>; 1 + 2 + NT] = [None; 1 + 2 + NT];
+        for (slot, cand) in scored.iter_mut().zip(candidates) {
+            let Some(cand) = cand else { continue };
+            let Some(rss) = sums.rss_adding(&factor, terms, cand) else {
                 continue;
             };
             let p = cand.count();
             // A grid-searched τ or a chosen frequency costs one more degree of freedom.
             let extra = p - terms.count()
                 + usize::from(cand.tail != terms.tail || cand.mains != terms.mains);
-            if !significant(best_rss, rss, extra, n, p) {
-                continue;
-            }
-            let gain = best_rss - rss;
-            if step.as_ref().is_none_or(|s| gain > s.3) {
-                step = Some((cand, model, rss, gain));
+            if significant(best_rss, rss, extra, n, p) {
+                *slot = Some((cand, best_rss - rss));
             }
         }
-        let Some((cand, mut model, rss, _)) = step else {
+        let mut step = None;
+        while step.is_none() {
+            // The largest gain, the first of equals.
+            let mut pick: Option<(usize, f64)> = None;
+            for (i, s) in scored.iter().enumerate() {
+                if let Some((_, gain)) = *s {
+                    if pick.is_none_or(|(_, g)| gain > g) {
+                        pick = Some((i, gain));
+                    }
+                }
+            }
+            let Some((i, _)) = pick else { break };
+            let Some((cand, _)) = scored[i].take() else {
+                break;
+            };
+            step = sums.solve(cand).map(|(model, rss)| (cand, model, rss));
+        }
+        let Some((cand, mut model, rss)) = step else {
             break;
         };
         model.mains_hz = cand.mains.map(|c| freqs[c]);
@@ -981,6 +1147,92 @@ mod tests {
             }
         }
         (g, gy, ge, gey, yy)
+    }
+
+    #[test]
+    fn bordered_scores_match_full_solves() {
+        let fs = 20_000.0;
+        let n = 1200;
+        let x: Vec<f64> = (0..n)
+            .map(|i| {
+                let t = i as f64 / fs;
+                let tail = if i >= 221 {
+                    3e-3 * (-((i - 221) as f64) / 9.0).exp()
+                } else {
+                    0.0
+                };
+                1e-3 + 2e-3 * t
+                    + 30e-6 * (std::f64::consts::TAU * 50.0 * t).sin()
+                    + tail
+                    + noise(i) * 10.0
+            })
+            .collect();
+        let mut cols = Columns::default();
+        cols.prepare(fs, &[50.0, 60.0], n, &[1.0]);
+        let mains = [(0, cols.omega(0)), (1, cols.omega(1))];
+        let sums = Sums::gather(&x, &[(0, 196), (221, n)], &cols, &mains, Some(221)).unwrap();
+        let base = Terms {
+            drift: false,
+            mains: None,
+            tail: None,
+        };
+        let mut checked = 0;
+        for current in [
+            base,
+            Terms {
+                drift: true,
+                ..base
+            },
+            Terms {
+                mains: Some(1),
+                ..base
+            },
+            Terms {
+                tail: Some(3),
+                ..base
+            },
+            Terms {
+                drift: true,
+                mains: Some(0),
+                ..base
+            },
+        ] {
+            let f = sums.factor(current).unwrap();
+            let mut cands = vec![Terms {
+                drift: true,
+                ..current
+            }];
+            for m in 0..2 {
+                cands.push(Terms {
+                    mains: Some(m),
+                    ..current
+                });
+            }
+            for t in 0..NT {
+                cands.push(Terms {
+                    tail: Some(t),
+                    ..current
+                });
+            }
+            for cand in cands {
+                if cand == current
+                    || (current.mains.is_some() && cand.mains != current.mains)
+                    || (current.tail.is_some() && cand.tail != current.tail)
+                {
+                    continue;
+                }
+                let full = sums.solve(cand).map(|(_, rss)| rss);
+                let bordered = sums.rss_adding(&f, current, cand);
+                match (full, bordered) {
+                    (Some(a), Some(b)) => {
+                        assert!((a - b).abs() <= 1e-9 * sums.yy, "{a} vs {b}");
+                        checked += 1;
+                    }
+                    (a, b) => assert_eq!(a.is_some(), b.is_some()),
+                }
+            }
+        }
+        assert!(checked > 20, "only {checked} candidates compared");
     }
 
     #[test]
