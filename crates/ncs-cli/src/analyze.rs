@@ -304,10 +304,8 @@ pub fn process(prepared: &Prepared, on: &mut dyn FnMut(&Measurement)) -> anyhow:
         for (f, &x) in frames.iter_mut().zip(&buf[..count * ch]) {
             *f = x as f32;
         }
-        for frame in buf[..count * ch].chunks_exact(ch) {
-            for (t, &x) in clips.iter_mut().zip(frame) {
-                t.push(x);
-            }
+        for (c, t) in clips.iter_mut().enumerate() {
+            t.push_strided(&buf[..count * ch], ch, c);
         }
         let end = start + count as u64;
         let first_mark = next_mark;

@@ -132,6 +132,36 @@ impl ClipTracker {
         }
     }
 
+    /// Adds every `stride`-th sample of `data` from `offset` on (one channel of interleaved
+    /// frames). Blocks that cannot touch the extremes are only scanned for their minimum and
+    /// maximum, so the per-sample cost is low: a block's samples are checked one by one only
+    /// when the block reaches the record's highest or lowest value so far (every occurrence of
+    /// the final extremes is in such a block) or continues the open run.
+    pub fn push_strided(&mut self, data: &[f64], stride: usize, offset: usize) {
+        let stride = stride.max(1);
+        let Some(&first) = data.get(offset) else { return };
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for &x in data.iter().skip(offset).step_by(stride) {
+            lo = lo.min(x);
+            hi = hi.max(x);
+        }
+        if hi >= self.max_seen || lo <= self.min_seen || first == self.run_val {
+            for &x in data.iter().skip(offset).step_by(stride) {
+                self.push(x);
+            }
+            return;
+        }
+        // Nothing in this block is an extreme: close the open run and open the block's
+        // trailing run (counted backwards from its last sample).
+        self.close_run();
+        let mut it = data.iter().skip(offset).step_by(stride).rev();
+        let last = it.next().copied().unwrap_or(first);
+        self.run_val = last;
+        self.run_len = 1 + it.take_while(|&&x| x == last).count();
+        self.max_seen = self.max_seen.max(hi);
+        self.min_seen = self.min_seen.min(lo);
+    }
+
     fn close_run(&mut self) {
         if self.run_len < self.min_run {
             return;
@@ -190,6 +220,16 @@ mod tracker_tests {
         }
         assert_eq!(t.report(), clipping(&x, 3));
         assert!(t.report().saturated());
+        // Interleaved with another channel, block by block.
+        let inter: Vec<f64> = x.iter().flat_map(|&v| [v, -v]).collect();
+        let (mut a, mut b) = (ClipTracker::new(3), ClipTracker::new(3));
+        for chunk in inter.chunks(2 * 41) {
+            a.push_strided(chunk, 2, 0);
+            b.push_strided(chunk, 2, 1);
+        }
+        assert_eq!(a.report(), clipping(&x, 3));
+        let neg: Vec<f64> = x.iter().map(|v| -v).collect();
+        assert_eq!(b.report(), clipping(&neg, 3));
         let mut quiet = ClipTracker::new(3);
         (0..200).for_each(|i| quiet.push((i as f64 * 0.3).sin()));
         assert!(!quiet.report().saturated());
