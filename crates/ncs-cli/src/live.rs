@@ -131,7 +131,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
             "ncs demo: simulated MMN study, {} through the live pipeline, recording to {}",
             match pace {
                 Pace::Max => "at maximum speed".to_owned(),
-                Pace::RealTime { speed } if speed == 1.0 => "in real time".to_owned(),
+                Pace::RealTime { speed: 1.0 } => "in real time".to_owned(),
                 Pace::RealTime { speed } => format!("paced at {speed}× real time"),
             },
             path.display()
@@ -331,7 +331,7 @@ struct LiveOutput {
 impl LiveOutput {
     fn clear_progress(&mut self) {
         if self.progress_shown {
-            eprint!("\r{:78}\r", "");
+            eprint!("\r{:100}\r", "");
             self.progress_shown = false;
         }
     }
@@ -381,9 +381,8 @@ impl LiveOutput {
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_owned))
                         .unwrap_or_default();
-                    let pct = |v: Option<f64>| {
-                        v.map_or_else(|| "-".to_owned(), |x| format!("{x:.0} %"))
-                    };
+                    let pct =
+                        |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |x| format!("{x:.0} %"));
                     writeln!(
                         out,
                         "    ⇒ {} {} {} → {}: {}  (amplitude ↓ {}, area ↓ {})",
@@ -477,7 +476,10 @@ mod tests {
     fn iso_time_has_the_shape_nwb_wants() {
         let t = now_iso8601();
         assert_eq!(t.len(), 20, "{t}");
-        assert!(t.starts_with("20") && t.ends_with('Z') && &t[10..11] == "T", "{t}");
+        assert!(
+            t.starts_with("20") && t.ends_with('Z') && &t[10..11] == "T",
+            "{t}"
+        );
     }
 
     #[test]
