@@ -238,30 +238,53 @@ impl Baseline {
         cols: &Columns,
         out: &mut Vec<f64>,
     ) {
-        out.clear();
-        let n = x.len();
+        out.resize(x.len(), 0.0);
+        self.residual_range(x, sign, scale, cols, 0, x.len(), out);
+    }
+
+    /// As [`Baseline::residual_into`] for the samples `from..to` only (into `out[from..to]`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn residual_range(
+        &self,
+        x: &[f64],
+        sign: f64,
+        scale: f64,
+        cols: &Columns,
+        from: usize,
+        to: usize,
+        out: &mut [f64],
+    ) {
+        if to <= from {
+            return;
+        }
         let k = sign * scale;
         let slope = self.coef[1] / self.scale;
         let offset = self.coef[0] - slope * self.center;
-        let ramp = &cols.ramp[..n];
+        let (x, ramp, dst) = (&x[from..to], &cols.ramp[from..to], &mut out[from..to]);
         match self.omega {
             Some((_, c)) => {
                 let (a, b) = (self.coef[2], self.coef[3]);
-                let (sn, cs) = (&cols.trig[2 * c][..n], &cols.trig[2 * c + 1][..n]);
-                out.extend(x.iter().zip(ramp).zip(sn.iter().zip(cs)).map(
-                    |((&xi, &t), (&s, &c))| k * (xi - (offset + slope * t) - (a * s + b * c)),
-                ));
+                let (sn, cs) = (&cols.trig[2 * c][from..to], &cols.trig[2 * c + 1][from..to]);
+                for (((d, &xi), &t), (&s, &c)) in
+                    dst.iter_mut().zip(x).zip(ramp).zip(sn.iter().zip(cs))
+                {
+                    *d = k * (xi - (offset + slope * t) - (a * s + b * c));
+                }
             }
-            None => out.extend(
-                x.iter()
-                    .zip(ramp)
-                    .map(|(&xi, &t)| k * (xi - (offset + slope * t))),
-            ),
+            None => {
+                for ((d, &xi), &t) in dst.iter_mut().zip(x).zip(ramp) {
+                    *d = k * (xi - (offset + slope * t));
+                }
+            }
         }
         if let Some((start, _, t)) = self.tail {
             let e = k * self.coef[4];
-            for (o, &d) in out.iter_mut().skip(start).zip(&cols.tails[t]) {
-                *o -= e * d;
+            let tail = &cols.tails[t];
+            let (a, b) = (from.max(start), to.min(start + tail.len()));
+            if a < b {
+                for (o, &d) in out[a..b].iter_mut().zip(&tail[a - start..b - start]) {
+                    *o -= e * d;
+                }
             }
         }
     }

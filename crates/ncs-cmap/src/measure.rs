@@ -285,6 +285,8 @@ impl Measurer {
             model = refit;
             pass = self.pass(x, fs, &model, s, b_end, search_start, scratch, false);
         }
+        // The raw residual of the kept model, for the area and the baseline checks.
+        model.residual_into(x, self.sign(), 1e3, &scratch.cols, &mut scratch.u);
         let to_ms = 1e3 / fs;
         let mut flags = Flags::empty();
         if self.saturated(x, artefact_end, fs) {
@@ -382,9 +384,11 @@ impl Measurer {
     ) -> Pass {
         let n = x.len();
         let sign = self.sign();
-        model.residual_into(x, sign, 1e3, &scratch.cols, &mut scratch.u);
-        // Every sample of `v` is written below.
+        // Every sample of `v` is written below; `u`, the raw residual, only where this pass
+        // reads it (the baseline, the ends for the smoothing, the parabolas' windows): the
+        // measurement writes it whole for the model it keeps.
         scratch.v.resize(n, 0.0);
+        scratch.u.resize(n, 0.0);
         let Scratch {
             u,
             v,
@@ -393,6 +397,18 @@ impl Measurer {
             cols,
             ..
         } = scratch;
+        let half = kernel.len() / 2;
+        let head = b_end.max(2 * half).min(n);
+        model.residual_range(x, sign, 1e3, cols, 0, head, u);
+        model.residual_range(
+            x,
+            sign,
+            1e3,
+            cols,
+            n.saturating_sub(2 * half).max(head),
+            n,
+            u,
+        );
         let (lo, hi) = model.smoothed_into(sx, sign, 1e3, cols, v);
         // The ends, where the smoothing window reaches past the sweep, from the residual.
         smooth_range(u, kernel, 0, lo, v);
@@ -464,10 +480,11 @@ impl Measurer {
         }
         // Parabola around the peak on the raw samples.
         let w = ((0.1 * phase).clamp(ms(0.1), ms(1.0)).round() as usize).max(2);
-        let (peak, amplitude) =
-            parabola_extremum(u, p.saturating_sub(w).max(j0), (p + w).min(n - 1), true)
-                .filter(|&(_, a)| a > 0.0 && a < 1.5 * a0)
-                .unwrap_or((p as f64, a0));
+        let (lo, hi) = (p.saturating_sub(w).max(j0), (p + w).min(n - 1));
+        model.residual_range(x, sign, 1e3, cols, lo, hi + 1, u);
+        let (peak, amplitude) = parabola_extremum(u, lo, hi, true)
+            .filter(|&(_, a)| a > 0.0 && a < 1.5 * a0)
+            .unwrap_or((p as f64, a0));
         let onset = onset_from(v, p, j0, amplitude, sigma_w, false);
         if let Some(max) = self.config.max_onset_ms {
             if onset > s as f64 + ms(max) {
@@ -504,9 +521,10 @@ impl Measurer {
                 .max((0.2 * (phase_end - r0) as f64) as usize)
                 .min(ms(2.0) as usize)
                 .max(2);
-            let refined =
-                parabola_extremum(u, q.saturating_sub(wq).max(r0), (q + wq).min(n - 1), false)
-                    .filter(|&(_, val)| val < 0.0 && val > 1.5 * qv.min(0.0) - 3.0 * sigma_w);
+            let (lo, hi) = (q.saturating_sub(wq).max(r0), (q + wq).min(n - 1));
+            model.residual_range(x, sign, 1e3, cols, lo, hi + 1, u);
+            let refined = parabola_extremum(u, lo, hi, false)
+                .filter(|&(_, val)| val < 0.0 && val > 1.5 * qv.min(0.0) - 3.0 * sigma_w);
             Some(refined.unwrap_or((q as f64, qv.min(0.0))))
         });
         // Final return to baseline.
