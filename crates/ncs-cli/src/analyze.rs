@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use ncs_block::{ClinicalFindings, CriteriaSet, Modality, NormalValues, Study};
 use ncs_cmap::saturation::{ClipReport, ClipTracker};
-use ncs_dsp::{Edge, TriggerConfig};
+use ncs_dsp::{Edge, MainsConfig, TriggerConfig};
 use ncs_io::Session;
 use ncs_runtime::{
     Detection, Measurement, Processor, ProcessorConfig, SourceInfo, StimulusMark, StimulusTag,
@@ -267,6 +267,8 @@ pub struct Processed {
     pub stats: ncs_runtime::ProcessorStats,
     /// Per channel, whether the record holds its extreme value for runs of samples (clipping).
     pub clipping: Vec<ClipReport>,
+    /// Per channel, mains interference over the first seconds of the record (FFT).
+    pub mains: Vec<MainsRow>,
 }
 
 /// Runs the processor over the whole session, calling `on` for each measurement in order, and
@@ -298,6 +300,9 @@ pub fn process(prepared: &Prepared, on: &mut dyn FnMut(&Measurement)) -> anyhow:
     // A physiological signal sampled this fast does not hold one value for 0.15 ms.
     let min_run = ((0.15e-3 * info.sample_rate_hz).round() as usize).max(3);
     let mut clips = vec![ClipTracker::new(min_run); ch];
+    // The first 2 s of every channel, for the mains estimate.
+    let mains_len = ((2.0 * info.sample_rate_hz) as usize).min(n as usize);
+    let mut head: Vec<Vec<f64>> = vec![Vec::with_capacity(mains_len); ch];
     while start < n {
         let count = ((n - start) as usize).min(CHUNK);
         session.read_frames(start, count, &mut buf[..count * ch])?;
@@ -306,6 +311,10 @@ pub fn process(prepared: &Prepared, on: &mut dyn FnMut(&Measurement)) -> anyhow:
         }
         for (c, t) in clips.iter_mut().enumerate() {
             t.push_strided(&buf[..count * ch], ch, c);
+        }
+        for (c, h) in head.iter_mut().enumerate() {
+            let room = mains_len - h.len();
+            h.extend(buf[..count * ch].iter().skip(c).step_by(ch).take(room));
         }
         let end = start + count as u64;
         let first_mark = next_mark;
@@ -340,10 +349,52 @@ pub fn process(prepared: &Prepared, on: &mut dyn FnMut(&Measurement)) -> anyhow:
             r
         })
         .collect();
+    let mains = mains_rows(&head, info.sample_rate_hz);
     Ok(Processed {
         stats: processor.stats(),
         clipping,
+        mains,
     })
+}
+
+/// Mains interference on one channel (`session.mains` in the JSON report).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MainsRow {
+    /// Channel.
+    pub channel: usize,
+    /// 50 or 60.
+    pub nominal_hz: f64,
+    /// Measured fundamental frequency (Hz).
+    pub frequency_hz: f64,
+    /// RMS of the fundamental (µV).
+    pub fundamental_uv_rms: f64,
+    /// RMS of the fundamental and its harmonics together (µV).
+    pub with_harmonics_uv_rms: f64,
+}
+
+fn mains_rows(head: &[Vec<f64>], fs: f64) -> Vec<MainsRow> {
+    let Ok(analyzer) = (MainsConfig {
+        sample_rate_hz: fs,
+        harmonics: 5,
+    })
+    .build() else {
+        return Vec::new();
+    };
+    head.iter()
+        .enumerate()
+        .filter_map(|(channel, x)| {
+            // A record shorter than the analyser needs gives no estimate rather than a wrong one.
+            let r = analyzer.analyze(x).ok()?;
+            Some(MainsRow {
+                channel,
+                nominal_hz: r.nominal_hz,
+                frequency_hz: r.fundamental_hz,
+                fundamental_uv_rms: r.fundamental_uv_rms,
+                with_harmonics_uv_rms: r.lines.iter().map(|l| l.rms * l.rms).sum::<f64>().sqrt()
+                    * 1e6,
+            })
+        })
+        .collect()
 }
 
 /// Analyses a session and returns the report.
@@ -353,7 +404,11 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<Report> {
     let findings = load_findings(args.findings.as_deref())?;
     let prepared = prepare(args)?;
     let mut analysis = Analysis::new(criteria, study, findings, prepared.tags.clone())?;
-    let Processed { stats, clipping } = process(&prepared, &mut |m| {
+    let Processed {
+        stats,
+        clipping,
+        mains,
+    } = process(&prepared, &mut |m| {
         analysis.add(m);
     })?;
     tracing::info!(
@@ -370,6 +425,7 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<Report> {
         sample_rate_hz: si.sample_rate_hz,
         channels: si.channels,
         duration_s: si.duration_s,
+        mains,
         saturated_channels: clipping
             .iter()
             .enumerate()

@@ -19,6 +19,8 @@ pub struct SessionRow {
     pub channels: usize,
     /// Length (s).
     pub duration_s: f64,
+    /// Mains interference per channel, estimated by FFT over the first 2 s.
+    pub mains: Vec<crate::analyze::MainsRow>,
     /// Channels that hold their extreme value for runs of samples: the amplifier or converter
     /// saturated somewhere in the record.
     pub saturated_channels: Vec<usize>,
