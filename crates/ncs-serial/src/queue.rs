@@ -38,7 +38,10 @@ impl Queue {
         self.samples.extend(volts);
         let frames = ((self.samples.len() - before) / self.channels) as u64;
         match self.chunks.back_mut() {
-            Some(Chunk::Frames { first: f, frames: n }) if *f + *n == first => *n += frames,
+            Some(Chunk::Frames {
+                first: f,
+                frames: n,
+            }) if *f + *n == first => *n += frames,
             _ => self.chunks.push_back(Chunk::Frames { first, frames }),
         }
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use firmware_bridge::{
-    encode_command, Command, DeviceInfo, Decoder, Frame, Response, Stats as DecoderStats,
+    encode_command, Command, Decoder, DeviceInfo, Frame, Response, Stats as DecoderStats,
 };
 use ncs_runtime::{ReadOutcome, Source, SourceError, SourceInfo, StimulusMark};
 use serde::Serialize;
@@ -428,8 +428,9 @@ impl SerialSource {
         self.sink.channels = usize::from(info.channels);
         self.sink.queue.set_channels(usize::from(info.channels));
         self.sink.volts_per_count = f64::from(info.volts_per_count);
-        self.frame_period =
-            Duration::from_secs_f64(f64::from(info.samples_per_frame) / f64::from(info.sample_rate_hz.max(1)));
+        self.frame_period = Duration::from_secs_f64(
+            f64::from(info.samples_per_frame) / f64::from(info.sample_rate_hz.max(1)),
+        );
         self.info = SourceInfo {
             sample_rate_hz: f64::from(info.sample_rate_hz),
             channels: usize::from(info.channels),
@@ -494,7 +495,11 @@ impl SerialSource {
 
     /// Asks the device to fire its stimulator; the instant comes back as a mark in the data.
     /// Does not wait for the answer (a refusal is counted in [`SerialStats::nacks`]).
-    pub fn fire_stimulus(&mut self, pulse_width_us: u16, intensity_ua: u32) -> Result<(), SerialError> {
+    pub fn fire_stimulus(
+        &mut self,
+        pulse_width_us: u16,
+        intensity_ua: u32,
+    ) -> Result<(), SerialError> {
         let tag = self.next_tag();
         self.send(
             tag,
@@ -582,7 +587,14 @@ impl SerialSource {
                 self.decoder.feed(&self.buf[..n], |item| sink.on_item(item));
                 Ok(n)
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted) => Ok(0),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(0)
+            }
             Err(source) => Err(SerialError::Io {
                 port: port_name,
                 source,
@@ -656,7 +668,11 @@ impl SerialSource {
                     after: a,
                 };
                 if info.channels != before.channels {
-                    return Err(changed("channels", before.channels.to_string(), info.channels.to_string()));
+                    return Err(changed(
+                        "channels",
+                        before.channels.to_string(),
+                        info.channels.to_string(),
+                    ));
                 }
                 if info.sample_rate_hz != before.sample_rate_hz {
                     return Err(changed(

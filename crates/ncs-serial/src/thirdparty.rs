@@ -196,10 +196,13 @@ impl Source for BybSource {
             BybItem::Error(firmware_bridge::byb::BybError::Stray { .. }) => {}
             BybItem::Error(_) => pending.reject(),
         });
-        Ok(self.pending.deliver(frames, marks).unwrap_or(ReadOutcome::Frames {
-            first_sample: self.pending.next,
-            frames: 0,
-        }))
+        Ok(self
+            .pending
+            .deliver(frames, marks)
+            .unwrap_or(ReadOutcome::Frames {
+                first_sample: self.pending.next,
+                frames: 0,
+            }))
     }
 }
 
@@ -295,9 +298,12 @@ impl Source for TextLineSource {
             Err(_) if !*started => {}
             Err(_) => pending.reject(),
         });
-        Ok(self.pending.deliver(frames, marks).unwrap_or(ReadOutcome::Frames {
-            first_sample: self.pending.next,
-            frames: 0,
-        }))
+        Ok(self
+            .pending
+            .deliver(frames, marks)
+            .unwrap_or(ReadOutcome::Frames {
+                first_sample: self.pending.next,
+                frames: 0,
+            }))
     }
 }

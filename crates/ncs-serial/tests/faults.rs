@@ -21,7 +21,7 @@ fn measure(rec: &Recording, info: &ncs_runtime::SourceInfo) -> Vec<Measurement> 
     };
     let mut p = Processor::new(cfg, info, Vec::new()).expect("processor");
     let mut out = Vec::new();
-    let mut sink = |m: &Measurement| out.push(m.clone());
+    let mut sink = |m: &Measurement| out.push(*m);
     let ch = rec.channels;
     let mut marks = rec.marks.iter().peekable();
     for o in &rec.outcomes {
@@ -36,7 +36,12 @@ fn measure(rec: &Recording, info: &ncs_runtime::SourceInfo) -> Vec<Measurement> 
                     here.push(*m);
                 }
                 let a = first_sample as usize * ch;
-                p.push(first_sample, &rec.data[a..a + frames * ch], &here, &mut sink);
+                p.push(
+                    first_sample,
+                    &rec.data[a..a + frames * ch],
+                    &here,
+                    &mut sink,
+                );
             }
             ReadOutcome::Lost {
                 first_sample,
@@ -77,7 +82,10 @@ fn every_injected_fault_is_accounted_for() {
 
     let count = |f: fn(&FaultEvent) -> bool| logged.iter().filter(|e| f(e)).count() as u64;
     let corrupt = count(|e| matches!(e, FaultEvent::Corrupt { .. }));
-    assert!(corrupt >= 5, "1e-4 per byte over 15 MB corrupts many frames, got {corrupt}");
+    assert!(
+        corrupt >= 5,
+        "1e-4 per byte over 15 MB corrupts many frames, got {corrupt}"
+    );
     assert_eq!(count(|e| matches!(e, FaultEvent::Drop { .. })), 2);
     assert_eq!(count(|e| matches!(e, FaultEvent::Stall { .. })), 1);
     assert_eq!(count(|e| matches!(e, FaultEvent::Disconnect { .. })), 2);
@@ -98,7 +106,11 @@ fn every_injected_fault_is_accounted_for() {
     );
 
     let s = host.stats();
-    assert_eq!(s.sequence_gaps, faulted.len() as u64, "one gap per lost stretch");
+    assert_eq!(
+        s.sequence_gaps,
+        faulted.len() as u64,
+        "one gap per lost stretch"
+    );
     assert_eq!(s.lost_samples, faulted.iter().map(|g| g.1).sum::<u64>());
     assert_eq!(s.reconnects, 2);
     assert!(
@@ -109,9 +121,9 @@ fn every_injected_fault_is_accounted_for() {
     for e in &logged {
         if let FaultEvent::Stall { first_sample, .. } = e {
             assert!(
-                host.events()
-                    .iter()
-                    .any(|h| *h == LinkEvent::Stall { sample: *first_sample }),
+                host.events().contains(&LinkEvent::Stall {
+                    sample: *first_sample
+                }),
                 "stall before sample {first_sample} noticed: {:?}",
                 host.events()
             );
@@ -167,7 +179,11 @@ fn every_injected_fault_is_accounted_for() {
                 flagged += 1;
             }
             Some(m) => {
-                assert_eq!(m.response, c.response, "untouched sweep at {}", c.sample_index);
+                assert_eq!(
+                    m.response, c.response,
+                    "untouched sweep at {}",
+                    c.sample_index
+                );
                 same += 1;
             }
             None => {
@@ -184,5 +200,8 @@ fn every_injected_fault_is_accounted_for() {
         }
     }
     eprintln!("sweeps: {same} identical, {flagged} flagged, {vanished} lost with their mark");
-    assert!(same >= 2 && flagged >= 1, "both kinds present: {same} same, {flagged} flagged");
+    assert!(
+        same >= 2 && flagged >= 1,
+        "both kinds present: {same} same, {flagged} flagged"
+    );
 }

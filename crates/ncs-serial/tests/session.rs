@@ -73,7 +73,10 @@ fn unplugged_mid_recording_leaves_a_valid_session_with_the_gap() {
     assert_eq!(s.info().n_samples, total);
     assert_eq!(s.gaps().expect("gaps"), gaps);
     let texts = s.texts().expect("texts");
-    assert!(texts["serial_stats"].contains("\"reconnects\":1"), "{texts:?}");
+    assert!(
+        texts["serial_stats"].contains("\"reconnects\":1"),
+        "{texts:?}"
+    );
 }
 
 #[test]

@@ -34,7 +34,13 @@ fn clean_30_s_8_channels_20_khz_is_bit_exact() {
     assert_eq!(s.samples_delivered, FRAMES_30S);
     assert_eq!(s.data_frames, FRAMES_30S / 20);
     assert_eq!(
-        (s.crc_failures, s.resyncs, s.sequence_gaps, s.lost_samples, s.reconnects),
+        (
+            s.crc_failures,
+            s.resyncs,
+            s.sequence_gaps,
+            s.lost_samples,
+            s.reconnects
+        ),
         (0, 0, 0, 0, 0)
     );
     assert_eq!(host.live_stats().snapshot(), s);

@@ -50,7 +50,11 @@ fn collect(src: &mut dyn Source, frames: u64) -> (Vec<Vec<f32>>, Vec<ReadOutcome
         }
         outcomes.push(o);
     }
-    (got, outcomes, marks.iter().map(|m| m.sample_index).collect())
+    (
+        got,
+        outcomes,
+        marks.iter().map(|m| m.sample_index).collect(),
+    )
 }
 
 #[test]
@@ -84,9 +88,10 @@ fn spikerbox_frames_events_and_a_short_frame() {
     wire.extend_from_slice(&buf[..n]);
     master.write_all(&wire).expect("write");
     let (got, outcomes, marks) = collect(&mut src, 11);
-    assert!(outcomes
-        .iter()
-        .any(|o| *o == ReadOutcome::Lost { first_sample: 6, count: 1 }));
+    assert!(outcomes.contains(&ReadOutcome::Lost {
+        first_sample: 6,
+        count: 1
+    }));
     for (i, f) in got.iter().enumerate().take(10) {
         if i == 6 {
             assert!(f.is_empty());

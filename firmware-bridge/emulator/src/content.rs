@@ -85,7 +85,9 @@ impl Player {
                     .map(|t| {
                         t.rows
                             .iter()
-                            .map(|s| ((s.time_s - info.starting_time) * info.sample_rate_hz).round())
+                            .map(|s| {
+                                ((s.time_s - info.starting_time) * info.sample_rate_hz).round()
+                            })
                             .filter(|&i| i >= 0.0)
                             .map(|i| i as u64)
                             .collect()

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use firmware_bridge::{
-    encode_data_frame, encode_response, Command, DataHeader, Decoder, DeviceInfo, Frame,
-    NackCode, Response, SampleFormat, MAX_FRAME_LEN, SERIAL_LEN,
+    encode_data_frame, encode_response, Command, DataHeader, Decoder, DeviceInfo, Frame, NackCode,
+    Response, SampleFormat, MAX_FRAME_LEN, SERIAL_LEN,
 };
 use serialport::{SerialPort, TTYPort};
 
@@ -97,6 +97,9 @@ pub struct AmpConfig {
     pub max_frames: Option<u64>,
     /// Return from [`Amp::run`] once the content has been streamed and read by the host.
     pub exit_at_end: bool,
+    /// Told (first sample, sample-frames, instant) right after each data frame was written,
+    /// for latency measurements.
+    pub on_sent: Option<std::sync::mpsc::Sender<(u64, u64, Instant)>>,
 }
 
 impl AmpConfig {
@@ -116,6 +119,7 @@ impl AmpConfig {
             fault_log: None,
             max_frames: None,
             exit_at_end: false,
+            on_sent: None,
         }
     }
 }
@@ -662,19 +666,20 @@ impl Amp {
                     ms: faults.stall_ms,
                 })?;
             }
-            let len = encode_data_frame(&header, &counts, &mut wire).map_err(|e| {
-                AmpError::Config {
+            let len =
+                encode_data_frame(&header, &counts, &mut wire).map_err(|e| AmpError::Config {
                     what: "data frame",
                     rule: "must encode",
                     value: e.to_string(),
-                }
-            })?;
+                })?;
             let mut corrupted = 0u32;
             let mut at = corrupt_in;
             while at < len as u64 {
                 wire[at as usize] ^= self.rng.mask();
                 corrupted += 1;
-                at = at.saturating_add(1).saturating_add(self.rng.skip(faults.corrupt_rate));
+                at = at
+                    .saturating_add(1)
+                    .saturating_add(self.rng.skip(faults.corrupt_rate));
             }
             corrupt_in = at.saturating_sub(len as u64);
             if corrupted > 0 {
@@ -689,6 +694,10 @@ impl Amp {
             let sent = self.send(&frame[..len], stop);
             wire = frame;
             sent?;
+            if let Some(tx) = &self.cfg.on_sent {
+                // The receiver may have gone; the stream does not depend on it.
+                let _ = tx.send((first, n as u64, Instant::now()));
+            }
             summary.frames_sent += 1;
         }
         summary.faults = std::mem::replace(&mut self.log, FaultLog::create(None)?).into_events();
