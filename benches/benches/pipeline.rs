@@ -91,7 +91,10 @@ fn max_speed_config(channels: usize) -> PipelineConfig {
     PipelineConfig {
         overflow: Overflow::Wait,
         block_frames: block,
-        ring_frames: 8 * block,
+        ring_frames: 32 * block,
+        // Latency does not matter at maximum speed; an idle processing thread should not
+        // sleep through the time the ring takes to fill.
+        idle_sleep: Duration::from_micros(50),
         processor: ProcessorConfig {
             max_block_frames: block,
             ..ProcessorConfig::default()

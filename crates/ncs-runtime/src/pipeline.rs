@@ -235,6 +235,8 @@ pub enum Stage {
     Queue,
     /// Processing one block (`Processor::push`).
     Block,
+    /// Processing one block that completed at least one sweep (the measurement's own cost).
+    SweepBlock,
     /// Last sample of a sweep window arrived → measurement left the processing thread.
     Measurement,
     /// Last sample of a sweep window arrived → the verdict was updated.
@@ -249,6 +251,7 @@ impl Stage {
         match self {
             Stage::Queue => "queue (arrival→processing)",
             Stage::Block => "process block",
+            Stage::SweepBlock => "process block with sweep",
             Stage::Measurement => "sweep→measurement",
             Stage::Verdict => "sweep→verdict",
             Stage::Analysis => "analysis per response",
@@ -465,6 +468,7 @@ struct ProcReport {
     dropped: DroppedEvents,
     queue: LatencyHistogram,
     block: LatencyHistogram,
+    sweep_block: LatencyHistogram,
     measurement: LatencyHistogram,
     cpu_s: Option<f64>,
     recorder_ring: Option<TxStats>,
@@ -671,6 +675,7 @@ where
     let latency = vec![
         proc.queue.summary(Stage::Queue.name()),
         proc.block.summary(Stage::Block.name()),
+        proc.sweep_block.summary(Stage::SweepBlock.name()),
         proc.measurement.summary(Stage::Measurement.name()),
         verdict.summary(Stage::Verdict.name()),
         work.summary(Stage::Analysis.name()),
@@ -875,6 +880,7 @@ fn process<U: Send + 'static>(
     let mut unlisted_gaps = 0u64;
     let mut queue = LatencyHistogram::new();
     let mut block = LatencyHistogram::new();
+    let mut sweep_block = LatencyHistogram::new();
     let mut em = Emitter {
         ana,
         out: out.clone(),
@@ -915,7 +921,11 @@ fn process<U: Send + 'static>(
                 queue.record(t0.saturating_duration_since(arrival));
                 let data = &frames[..n * ch];
                 processor.push(first, data, &marks, &mut sink);
-                block.record(t0.elapsed());
+                let dt = t0.elapsed();
+                block.record(dt);
+                if !sink.buf.is_empty() {
+                    sweep_block.record(dt);
+                }
                 // Measurements first: the recorder is the one consumer that may wait.
                 em.emit(&mut sink, Some(arrival));
                 if let Some(r) = &mut rec {
@@ -979,6 +989,7 @@ fn process<U: Send + 'static>(
         dropped: em.dropped,
         queue,
         block,
+        sweep_block,
         measurement: em.latency,
         cpu_s,
         recorder_ring: rec.map(|r| r.stats),
