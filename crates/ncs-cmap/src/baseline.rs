@@ -167,6 +167,16 @@ impl Columns {
         }
     }
 
+    /// Whether these columns were made for these settings (for some sweep length).
+    fn made_for(&self, fs: f64, mains: &[f64], kernel: &[f64]) -> bool {
+        let m = mains.len().min(2);
+        self.len > 0
+            && self.fs == fs
+            && self.n_freqs == m
+            && self.freqs[..m] == mains[..m]
+            && self.kernel == kernel
+    }
+
     /// `exp(−j·rate)` of tail `t`, from the column when it is there.
     fn tail_pow(&self, t: usize, j: usize) -> f64 {
         match self.tails[t].get(j) {
@@ -185,6 +195,47 @@ impl Columns {
 
     fn omega(&self, k: usize) -> f64 {
         std::f64::consts::TAU * self.freqs[k] / self.fs
+    }
+}
+
+/// Settings whose columns one scratch keeps at once.
+const CACHED_SETTINGS: usize = 4;
+
+/// [`Columns`] for the last few settings (sample rate, mains candidates, smoothing kernel)
+/// measured with one scratch, so that alternating between them (motor and sensory sweeps, or
+/// channels at different rates) does not recompute the columns for every sweep.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ColumnCache {
+    sets: Vec<Columns>,
+    last_used: Vec<u64>,
+    clock: u64,
+    active: usize,
+}
+
+impl ColumnCache {
+    /// Makes the columns for these settings (see [`Columns::prepare`]) the active ones,
+    /// replacing the least recently used set when all are taken.
+    pub(crate) fn select(&mut self, fs: f64, mains: &[f64], n: usize, kernel: &[f64]) {
+        self.clock += 1;
+        let i = match self.sets.iter().position(|c| c.made_for(fs, mains, kernel)) {
+            Some(i) => i,
+            None if self.sets.len() < CACHED_SETTINGS => {
+                self.sets.push(Columns::default());
+                self.last_used.push(0);
+                self.sets.len() - 1
+            }
+            None => (0..self.sets.len())
+                .min_by_key(|&i| self.last_used[i])
+                .unwrap_or(0),
+        };
+        self.last_used[i] = self.clock;
+        self.active = i;
+        self.sets[i].prepare(fs, mains, n, kernel);
+    }
+
+    /// The columns selected last.
+    pub(crate) fn active(&self) -> &Columns {
+        &self.sets[self.active]
     }
 }
 

@@ -35,7 +35,7 @@
 //!    than extrapolations, and steps 2–7 run again (twice at most). A "response" that was only
 //!    a mains half-wave or drift disappears in this second look.
 
-use crate::baseline::{fit_baseline, Allow, Baseline, Columns};
+use crate::baseline::{fit_baseline, Allow, Baseline, ColumnCache};
 use crate::config::{MainsModel, Measurer, Polarity};
 use crate::numeric::{argmax, crossing, integrate, parabola_extremum, smooth_range, std_dev};
 use crate::{Flag, Flags, Measures, Response, SweepView};
@@ -50,6 +50,11 @@ const REFIT_TOLERANCE_MS: f64 = 0.1;
 
 /// Reusable buffers for [`Measurer::measure`], so that measuring allocates nothing once the
 /// buffers have grown to the longest sweep seen.
+///
+/// It also keeps what measuring computes from the settings alone (the baseline regressors at
+/// the sample rate, smoothed by the configured kernel) for up to four combinations of sample
+/// rate, mains and smoothing settings; the first sweep with a new combination costs a few times
+/// more than the following ones.
 #[derive(Debug, Default, Clone)]
 pub struct Scratch {
     u: Vec<f64>,
@@ -60,8 +65,8 @@ pub struct Scratch {
     /// `u` and `v` of the other model while the null hypothesis is checked.
     u_alt: Vec<f64>,
     v_alt: Vec<f64>,
-    /// Baseline regressor columns, kept across sweeps of the same sample rate.
-    cols: Columns,
+    /// Baseline regressor columns, kept across sweeps for the last few settings.
+    cols: ColumnCache,
 }
 
 impl Scratch {
@@ -84,7 +89,7 @@ impl Scratch {
             sx: Vec::with_capacity(samples),
             u_alt: Vec::with_capacity(samples),
             v_alt: Vec::with_capacity(samples),
-            cols: Columns::default(),
+            cols: ColumnCache::default(),
         }
     }
 }
@@ -184,7 +189,7 @@ impl Measurer {
         self.kernel_for(fs, &mut scratch.kernel);
         scratch
             .cols
-            .prepare(fs, mains_candidates, n, &scratch.kernel);
+            .select(fs, mains_candidates, n, &scratch.kernel);
         // The smoothed residual of every model is the smoothed sweep minus the smoothed model
         // (see `Baseline::smoothed_into`): the sweep is smoothed once.
         // Only the samples between `lo` and `hi` are written and read.
@@ -192,7 +197,7 @@ impl Measurer {
         let half = scratch.kernel.len() / 2;
         let (lo, hi) = (half.min(n), n.saturating_sub(half).max(half.min(n)));
         smooth_range(x, &scratch.kernel, lo, hi, &mut scratch.sx);
-        let mut model = fit_baseline(x, &[(0, b_end)], fs, pre_only, &scratch.cols);
+        let mut model = fit_baseline(x, &[(0, b_end)], fs, pre_only, scratch.cols.active());
         let artefact_end = sweep.artefact_end().unwrap_or_else(|| {
             find_artefact_end(x, s, b_end, ms(cfg.max_artefact_ms) as usize, &model)
         });
@@ -217,7 +222,13 @@ impl Measurer {
         // that model absorbs a tail or a mains half-wave that looked like a response, but not a
         // response, which rises and falls where a decaying exponential cannot follow.
         if pass.found.is_some() {
-            let h0 = fit_baseline(x, &[(0, b_end), (artefact_end, n)], fs, full, &scratch.cols);
+            let h0 = fit_baseline(
+                x,
+                &[(0, b_end), (artefact_end, n)],
+                fs,
+                full,
+                scratch.cols.active(),
+            );
             if h0.drift || h0.mains_hz.is_some() || h0.tail_tau_ms.is_some() {
                 // The null pass works in the spare buffers, so that the kept model's residual
                 // stays in place when the response stands (the null residual absorbed part of
@@ -278,7 +289,7 @@ impl Measurer {
                     ..full
                 }
             };
-            let refit = fit_baseline(x, ranges, fs, allow, &scratch.cols);
+            let refit = fit_baseline(x, ranges, fs, allow, scratch.cols.active());
             if !(refit.drift || refit.mains_hz.is_some() || refit.tail_tau_ms.is_some()) {
                 break;
             }
@@ -286,7 +297,7 @@ impl Measurer {
             pass = self.pass(x, fs, &model, s, b_end, search_start, scratch, false);
         }
         // The raw residual of the kept model, for the area and the baseline checks.
-        model.residual_into(x, self.sign(), 1e3, &scratch.cols, &mut scratch.u);
+        model.residual_into(x, self.sign(), 1e3, scratch.cols.active(), &mut scratch.u);
         let to_ms = 1e3 / fs;
         let mut flags = Flags::empty();
         if self.saturated(x, artefact_end, fs) {
@@ -397,6 +408,7 @@ impl Measurer {
             cols,
             ..
         } = scratch;
+        let cols = cols.active();
         let half = kernel.len() / 2;
         let head = b_end.max(2 * half).min(n);
         model.residual_range(x, sign, 1e3, cols, 0, head, u);
