@@ -101,16 +101,25 @@ impl Columns {
         }
         self.ramp.clear();
         self.ramp.extend((0..len).map(|i| i as f64));
-        for (k, col) in self.trig.iter_mut().enumerate() {
-            col.clear();
-            if k / 2 < m {
-                let w = std::f64::consts::TAU * self.freqs[k / 2] / fs;
-                // Exact sines (not a rotation) so that no rounding drift builds up along the
-                // column; computed once per sample rate.
-                if k % 2 == 0 {
-                    col.extend((0..len).map(|i| (w * i as f64).sin()));
-                } else {
-                    col.extend((0..len).map(|i| (w * i as f64).cos()));
+        // e^{iωi} as e^{iω·(start of its block)}·e^{iω·(offset in the block)}: two roundings
+        // from the exact value wherever i lies (a running rotation would drift), for a sine and
+        // cosine per block rather than per sample.
+        for k in 0..2 {
+            let (sines, cosines) = self.trig.split_at_mut(2 * k + 1);
+            let (sin_col, cos_col) = (&mut sines[2 * k], &mut cosines[0]);
+            sin_col.clear();
+            cos_col.clear();
+            if k >= m {
+                continue;
+            }
+            let w = std::f64::consts::TAU * self.freqs[k] / fs;
+            let table: [Cx; POW_BLOCK] = std::array::from_fn(|j| Cx::cis(w * j as f64));
+            for start in (0..len).step_by(POW_BLOCK) {
+                let base = Cx::cis(w * start as f64);
+                for z in table.iter().take(len - start) {
+                    let z = base.mul(*z);
+                    sin_col.push(z.im);
+                    cos_col.push(z.re);
                 }
             }
         }
@@ -118,14 +127,18 @@ impl Columns {
             let rate = 1.0 / (tau * 1e-3 * fs);
             self.rate[t] = rate;
             self.decay[t] = ((-rate).exp(), -(-rate).exp_m1(), -(-2.0 * rate).exp_m1());
+            let table: [f64; POW_BLOCK] = std::array::from_fn(|j| (-(j as f64) * rate).exp());
             let col = &mut self.tails[t];
             col.clear();
-            for j in 0..len {
-                let e = (-(j as f64) * rate).exp();
-                if e < TAIL_FLOOR {
-                    break;
+            'blocks: for start in (0..len).step_by(POW_BLOCK) {
+                let base = (-(start as f64) * rate).exp();
+                for e in table.iter().take(len - start) {
+                    let e = base * e;
+                    if e < TAIL_FLOOR {
+                        break 'blocks;
+                    }
+                    col.push(e);
                 }
-                col.push(e);
             }
         }
         self.smooth_columns(kernel);
@@ -147,23 +160,21 @@ impl Columns {
             smooth(src, dst);
         }
         let half = kernel.len() / 2;
+        let mut padded = Vec::new();
         for (tail, dst) in self.tails.iter().zip(self.s_tails.iter_mut()) {
-            dst.clear();
-            let at = |j: isize| {
-                usize::try_from(j)
-                    .ok()
-                    .and_then(|j| tail.get(j).copied())
-                    .unwrap_or(0.0)
-            };
+            // The tail with 2·half zeros either side, so that every output is an interior one:
+            // entry q + half of the result (q from −half) is the padded tail smoothed at its
+            // index q + 2·half.
+            padded.clear();
+            padded.resize(2 * half, 0.0);
+            padded.extend_from_slice(tail);
+            padded.resize(tail.len() + 4 * half, 0.0);
             let m = (tail.len() + 2 * half).min(len + half);
-            dst.extend((0..m).map(|q| {
-                let q = q as isize - half as isize;
-                kernel
-                    .iter()
-                    .enumerate()
-                    .map(|(k, w)| w * at(q + k as isize - half as isize))
-                    .sum::<f64>()
-            }));
+            dst.clear();
+            dst.resize(padded.len(), 0.0);
+            smooth_range(&padded, kernel, half, half + m, dst);
+            dst.copy_within(half..half + m, 0);
+            dst.truncate(m);
         }
     }
 
@@ -197,6 +208,9 @@ impl Columns {
         std::f64::consts::TAU * self.freqs[k] / self.fs
     }
 }
+
+/// Block length of the columns' powers (see [`Columns::prepare`]).
+const POW_BLOCK: usize = 64;
 
 /// Settings whose columns one scratch keeps at once.
 const CACHED_SETTINGS: usize = 4;
