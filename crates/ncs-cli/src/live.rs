@@ -241,6 +241,7 @@ fn run_live<S: Source + 'static>(
         sample_rate_hz: info.sample_rate_hz,
         channels: info.channels,
         duration_s: summary.stream_s,
+        mains: Vec::new(),
         saturated_channels: Vec::new(),
     };
     let report = done.analyzer.analysis.report(session, Vec::new())?;

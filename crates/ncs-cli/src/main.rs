@@ -1,6 +1,7 @@
 //! The `ncs` command: nerve-conduction studies from an EMG amplifier.
 
 mod analyze;
+mod live;
 mod report;
 mod simulate;
 
@@ -26,8 +27,15 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// List the built-in simulated study scenarios.
     Scenarios,
-    /// Run a simulated MMN study through filtering, measurement and block grading.
-    Demo,
+    /// Acquire a study live: responses and segment grades as they happen.
+    Acquire(live::AcquireArgs),
+    /// A simulated MMN study acquired in real time through the whole pipeline, recorded to a
+    /// session, with the verdict table at the end.
+    Demo(live::DemoArgs),
+    /// Stream a recorded session through the live pipeline.
+    Replay(live::ReplayArgs),
+    /// List serial ports (with USB ids) that an amplifier may be on.
+    Devices,
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -51,40 +59,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{name:<24} {}", s.description.lines().next().unwrap_or(""));
             }
         }
-        Command::Demo => demo()?,
+        Command::Acquire(args) => live::acquire(&args)?,
+        Command::Demo(args) => live::demo(&args)?,
+        Command::Replay(args) => live::replay(&args)?,
+        Command::Devices => devices()?,
     }
     Ok(())
 }
 
-/// The simulated MMN study, written to a session in a temporary folder and analysed.
-fn demo() -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("ncs-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("mmn.nwb");
-    eprintln!("simulating the `mmn` study into {}", path.display());
-    simulate::simulate(&simulate::SimulateArgs {
-        scenario: "mmn".into(),
-        output: path.clone(),
-        seed: None,
-        sample_rate: None,
-    })?;
-    let args = analyze::AnalyzeArgs {
-        session: path,
-        series: None,
-        criteria: "efns-pns-2010-mmn".into(),
-        format: analyze::Format::Table,
-        trigger_channel: None,
-        trigger_level: None,
-        artefact_channel: None,
-        channel: 0,
-        protocol: None,
-        findings: None,
-        polarity: analyze::PolarityArg::NegativeFirst,
-        pre_ms: 20.0,
-        post_ms: 100.0,
-    };
-    let report = analyze::analyze(&args)?;
-    report::print_tables(&report, &mut std::io::stdout().lock())?;
+/// Serial ports an amplifier may be on.
+fn devices() -> anyhow::Result<()> {
+    let ports = ncs_serial::list_ports()?;
+    if ports.is_empty() {
+        println!("no serial ports found");
+    }
+    for p in ports {
+        println!("{p}");
+    }
+    println!("audio inputs: none (audio capture is not supported yet)");
     Ok(())
 }
 
