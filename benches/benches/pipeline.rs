@@ -157,6 +157,7 @@ fn real_time_pace() {
     sc.stim_rate_hz = 10.0;
     sc.site_gap_s = 0.2;
     sc.lead_in_s = 0.1;
+    measurement_cost(&sc, seconds);
     let source = SimSource::new(&sc, Pace::REAL_TIME).expect("scenario builds");
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
@@ -168,7 +169,8 @@ fn real_time_pace() {
         block_frames: 100,
         ..PipelineConfig::default()
     };
-    let done = run(source, config, NoAnalysis, Count(0), None, stop).expect("pipeline runs");
+    let done =
+        run(source, config, NoAnalysis, Count(0, Vec::new()), None, stop).expect("pipeline runs");
     let _ = timer.join();
     let s = &done.summary;
     println!();
@@ -184,15 +186,28 @@ fn real_time_pace() {
         s.processing_cpu_pct
             .map_or("unknown".into(), |p| format!("{p:.2} %"))
     );
+    let mut slow = done.output.1.clone();
+    slow.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!(
+        "slowest responses (stimulus, µs): {:?}",
+        slow.iter()
+            .take(5)
+            .map(|(k, l)| (*k, l.round()))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(done.output.0, s.measurements);
     assert_eq!(s.lost_frames(), 0, "real-time run lost data");
 }
 
-struct Count(u64);
+/// Counts responses and keeps each one's latency (stimulus order, µs).
+struct Count(u64, Vec<(u64, f64)>);
 impl<U> ncs_runtime::Output<U> for Count {
     fn on_event(&mut self, e: &ncs_runtime::Event<U>) {
-        if let ncs_runtime::Event::Measurement { .. } = e {
+        if let ncs_runtime::Event::Measurement { m, latency } = e {
             self.0 += 1;
+            if let Some(l) = latency {
+                self.1.push((m.seq, l.as_secs_f64() * 1e6));
+            }
         }
     }
 }
@@ -209,7 +224,67 @@ fn report_with_stimuli() {
             s.processing_cpu_pct.unwrap_or(f64::NAN)
         );
     }
-    let _: Option<Measurement> = None;
+}
+
+/// The measurement core alone on this thread: the same study through `Processor::push` in
+/// blocks of 100 frames, timing each block that completes a sweep. Tells the processor's own
+/// cost apart from scheduling in the real-time figures.
+fn measurement_cost(sc: &ncs_sim::Scenario, seconds: f64) {
+    use ncs_runtime::{Processor, ReadOutcome, Source};
+    let mut src = SimSource::new(sc, Pace::Max).expect("scenario builds");
+    let info = src.info().clone();
+    let mut p = Processor::new(ProcessorConfig::default(), &info, src.tags().to_vec())
+        .expect("processor builds");
+    let mut buf = vec![0.0f32; 100 * info.channels];
+    let mut marks = Vec::with_capacity(64);
+    let mut costs: Vec<(u64, f64)> = Vec::new();
+    let end = (seconds * FS) as u64;
+    let mut done = 0u64;
+    while done < end {
+        marks.clear();
+        let ReadOutcome::Frames {
+            first_sample,
+            frames,
+        } = src.read(&mut buf, &mut marks).expect("sim reads")
+        else {
+            break;
+        };
+        let mut got: Vec<u64> = Vec::new();
+        let t0 = std::time::Instant::now();
+        p.push(
+            first_sample,
+            &buf[..frames * info.channels],
+            &marks,
+            &mut |m: &Measurement| got.push(m.seq),
+        );
+        let dt = t0.elapsed().as_secs_f64() * 1e6;
+        if let Some(&k) = got.first() {
+            costs.push((k, dt));
+        }
+        done += frames as u64;
+    }
+    let mut sorted: Vec<f64> = costs.iter().map(|c| c.1).collect();
+    sorted.sort_by(f64::total_cmp);
+    let q = |f: f64| {
+        sorted
+            .get(((sorted.len() as f64 - 1.0) * f) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    costs.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!(
+        "measurement core alone (same study, one thread): {} sweeps, p50 {:.0} µs, p99 {:.0} µs, \
+         max {:.0} µs; slowest (stimulus, µs): {:?}",
+        sorted.len(),
+        q(0.5),
+        q(0.99),
+        q(1.0),
+        costs
+            .iter()
+            .take(5)
+            .map(|(k, c)| (*k, c.round()))
+            .collect::<Vec<_>>()
+    );
 }
 
 fn main() {

@@ -63,8 +63,9 @@ pub struct PipelineConfig {
     pub overflow: Overflow,
     /// Capacity of each bounded channel (events).
     pub channel_capacity: usize,
-    /// How long the processing thread sleeps when the ring is empty. Bounds the added latency;
-    /// shorter costs more CPU in wake-ups.
+    /// How long the processing thread waits (parked) when the ring is empty. The acquisition
+    /// thread wakes it as soon as it has pushed a block, so this only bounds the wait when a
+    /// wake-up is missed.
     pub idle_sleep: Duration,
     /// How often a progress event is sent to the output.
     pub progress_interval: Duration,
@@ -94,7 +95,7 @@ impl Default for PipelineConfig {
             max_marks: 64,
             overflow: Overflow::Drop,
             channel_capacity: 4096,
-            idle_sleep: Duration::from_micros(250),
+            idle_sleep: Duration::from_millis(2),
             progress_interval: Duration::from_millis(250),
             hooks: None,
         }
@@ -592,6 +593,8 @@ where
 
     // Analysis.
     let out_tx_a = out_tx.clone();
+    let out_wake = out_thread.thread().clone();
+    let out_wake_a = out_wake.clone();
     let ana_thread = spawn("ncs-analysis", move || {
         let mut analyzer = analyzer;
         let mut verdict = LatencyHistogram::new();
@@ -607,6 +610,7 @@ where
             if let Some(l) = latency {
                 verdict.record(l);
             }
+            let any = !updates.is_empty();
             for update in updates.drain(..) {
                 if out_tx_a
                     .try_send(Event::Update { update, latency })
@@ -614,6 +618,9 @@ where
                 {
                     dropped += 1;
                 }
+            }
+            if any {
+                out_wake_a.unpark();
             }
         }
         (analyzer, verdict, work, dropped)
@@ -650,9 +657,13 @@ where
         ring_samples: ring.samples,
         started,
     };
+    let wake = Wake {
+        analysis: ana_thread.thread().clone(),
+        output: out_wake,
+    };
     let proc_thread = spawn("ncs-processing", move || {
         process(
-            processor, proc_rx, rec_tx, out_tx, ana_tx, recm_tx, hooks, proc_cfg,
+            processor, proc_rx, rec_tx, out_tx, ana_tx, recm_tx, wake, hooks, proc_cfg,
         )
     })?;
 
@@ -662,8 +673,11 @@ where
     let block = config.block_frames;
     let max_marks = config.max_marks;
     let overflow = config.overflow;
+    let wake = proc_thread.thread().clone();
     let acq_thread = spawn("ncs-acquisition", move || {
-        acquire(source, acq_tx, block, max_marks, overflow, hooks, &stop_a)
+        acquire(
+            source, acq_tx, block, max_marks, overflow, hooks, &stop_a, &wake,
+        )
     })?;
 
     let acq = join("ncs-acquisition", acq_thread)?;
@@ -720,6 +734,7 @@ where
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn acquire<S: Source>(
     mut source: S,
     mut tx: BlockTx,
@@ -728,6 +743,7 @@ fn acquire<S: Source>(
     overflow: Overflow,
     hooks: Option<Arc<dyn Hooks>>,
     stop: &AtomicBool,
+    processing: &std::thread::Thread,
 ) -> AcqReport {
     let ch = source.info().channels;
     let mut buf = vec![0.0f32; block * ch];
@@ -758,6 +774,9 @@ fn acquire<S: Source>(
                     arrival,
                     overflow,
                 );
+                // Wakes the processing thread if it is parked (an atomic swap, and a futex
+                // wake only then): no lock, no allocation, and no polling latency.
+                processing.unpark();
             }
             Ok(ReadOutcome::Lost {
                 first_sample,
@@ -770,6 +789,7 @@ fn acquire<S: Source>(
                 }
                 error = Some(e.to_string());
                 tx.finish();
+                processing.unpark();
                 return AcqReport {
                     stats: tx.stats,
                     stopped,
@@ -782,6 +802,7 @@ fn acquire<S: Source>(
         h.stopping(Role::Acquisition);
     }
     tx.finish();
+    processing.unpark();
     let _ = &mut error;
     AcqReport {
         stats: tx.stats,
@@ -818,8 +839,15 @@ impl crate::processor::MeasurementSink for Collect {
     }
 }
 
+/// Consumer threads to unpark after sending them something.
+struct Wake {
+    analysis: std::thread::Thread,
+    output: std::thread::Thread,
+}
+
 /// Sends measurements to the consumers without blocking or allocating.
 struct Emitter<U> {
+    wake: Wake,
     ana: Sender<MeasEvent>,
     out: Sender<Event<U>>,
     recm: Sender<RecMsg>,
@@ -832,6 +860,9 @@ struct Emitter<U> {
 
 impl<U> Emitter<U> {
     fn emit(&mut self, sink: &mut Collect, arrival: Option<Instant>) {
+        if sink.buf.is_empty() {
+            return;
+        }
         let now = Instant::now();
         for m in sink.buf.drain(..) {
             let latency = arrival.map(|a| now.saturating_duration_since(a));
@@ -855,6 +886,8 @@ impl<U> Emitter<U> {
                 }
             }
         }
+        self.wake.analysis.unpark();
+        self.wake.output.unpark();
     }
 }
 
@@ -866,6 +899,7 @@ fn process<U: Send + 'static>(
     out: Sender<Event<U>>,
     ana: Sender<MeasEvent>,
     recm: Sender<RecMsg>,
+    wake: Wake,
     hooks: Option<Arc<dyn Hooks>>,
     ctx: ProcCtx,
 ) -> ProcReport {
@@ -882,6 +916,7 @@ fn process<U: Send + 'static>(
     let mut block = LatencyHistogram::new();
     let mut sweep_block = LatencyHistogram::new();
     let mut em = Emitter {
+        wake,
         ana,
         out: out.clone(),
         recm,
@@ -905,7 +940,7 @@ fn process<U: Send + 'static>(
                 em.emit(&mut sink, None);
                 break;
             }
-            std::thread::sleep(ctx.idle_sleep);
+            std::thread::park_timeout(ctx.idle_sleep);
             continue;
         };
         match popped {
@@ -1134,20 +1169,19 @@ fn record(
     report
 }
 
-/// How often the analysis thread looks for measurements (adds at most this to the verdict
-/// latency).
-const ANALYSIS_POLL: Duration = Duration::from_micros(500);
-/// How often the output thread looks for events.
-const OUTPUT_POLL: Duration = Duration::from_millis(2);
+/// Longest the analysis thread stays parked without a wake-up.
+const ANALYSIS_POLL: Duration = Duration::from_millis(5);
+/// Longest the output thread stays parked without a wake-up.
+const OUTPUT_POLL: Duration = Duration::from_millis(20);
 
-/// Receives by polling. A receiver blocked in `recv` registers with the channel, and the
-/// sender then takes the channel's waker lock to wake it; polling consumers keep `try_send`
-/// on the processing thread lock-free.
+/// Receives without registering with the channel. A receiver blocked in `recv` registers, and
+/// the sender then takes the channel's waker lock to wake it; instead, consumers park and the
+/// sender unparks them (lock-free), so `try_send` on the processing thread never locks.
 fn poll_recv<T>(rx: &Receiver<T>, idle: Duration) -> Option<T> {
     loop {
         match rx.try_recv() {
             Ok(v) => return Some(v),
-            Err(crossbeam_channel::TryRecvError::Empty) => std::thread::sleep(idle),
+            Err(crossbeam_channel::TryRecvError::Empty) => std::thread::park_timeout(idle),
             Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
         }
     }
