@@ -280,6 +280,7 @@ pub fn print_tables(report: &Report, out: &mut dyn std::io::Write) -> std::io::R
         )?;
     }
     print_segments(&report.segments, out)?;
+    print_patient(&report.patient, out)?;
     for w in &report.warnings {
         writeln!(out, "warning: {w}")?;
     }
@@ -331,5 +332,48 @@ pub fn print_segments(
     }
     writeln!(out)?;
     writeln!(out, "Decision support for a clinician, not a diagnosis.")?;
+    Ok(())
+}
+
+/// Writes the patient-level summary in a few lines (the JSON report holds all of it).
+pub fn print_patient(
+    patient: &serde_json::Value,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").replace('_', " ");
+    let list = |v: &serde_json::Value| {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "none".to_string())
+    };
+    let efns = &patient["efns_pns_2010"];
+    writeln!(out, "Patient summary (decision support for a clinician):")?;
+    writeln!(
+        out,
+        "EFNS/PNS 2010 MMN: {} — {}",
+        text(&efns["category"]),
+        text(&efns["because"])
+    )?;
+    let aaem = &patient["aaem_2003"];
+    writeln!(
+        out,
+        "AAEM 2003: definite conduction block in {} nerve(s) outside entrapment sites ({}); {}",
+        aaem["definite_cb_count"].as_u64().unwrap_or(0),
+        list(&aaem["definite_cb_nerves"]),
+        text(&aaem["category"])
+    )?;
+    let unknown = efns["unknown"].as_array().map_or(0, Vec::len);
+    if unknown > 0 {
+        writeln!(
+            out,
+            "{unknown} clinical criteria unknown: give them with --findings FILE"
+        )?;
+    }
     Ok(())
 }
