@@ -303,8 +303,36 @@ pub fn process(prepared: &Prepared, on: &mut dyn FnMut(&Measurement)) -> anyhow:
     // The first 2 s of every channel, for the mains estimate.
     let mains_len = ((2.0 * info.sample_rate_hz) as usize).min(n as usize);
     let mut head: Vec<Vec<f64>> = vec![Vec::with_capacity(mains_len); ch];
+    // Recorded data loss: its frames hold placeholders, so the processor is told of the gap
+    // (sweeps over it are flagged, not measured) instead of being fed them.
+    let mut gaps: Vec<(u64, u64)> = session
+        .gaps()?
+        .into_iter()
+        .filter(|g| g.sample_count > 0)
+        .map(|g| (g.first_sample, (g.first_sample + g.sample_count).min(n)))
+        .collect();
+    gaps.sort_unstable();
+    let mut next_gap = 0;
     while start < n {
-        let count = ((n - start) as usize).min(CHUNK);
+        while next_gap < gaps.len() && gaps[next_gap].1 <= start {
+            next_gap += 1;
+        }
+        let marks_until = |end: u64, next_mark: &mut usize| {
+            let first = *next_mark;
+            while *next_mark < marks.len() && marks[*next_mark].sample_index < end {
+                *next_mark += 1;
+            }
+            first..*next_mark
+        };
+        if let Some(&(_, g1)) = gaps.get(next_gap).filter(|g| g.0 <= start) {
+            processor.gap(start, g1 - start);
+            let in_gap = marks_until(g1, &mut next_mark);
+            processor.push(g1, &[], &marks[in_gap], &mut sink);
+            start = g1;
+            continue;
+        }
+        let limit = gaps.get(next_gap).map_or(n, |g| g.0);
+        let count = ((limit - start) as usize).min(CHUNK);
         session.read_frames(start, count, &mut buf[..count * ch])?;
         for (f, &x) in frames.iter_mut().zip(&buf[..count * ch]) {
             *f = x as f32;
@@ -317,16 +345,8 @@ pub fn process(prepared: &Prepared, on: &mut dyn FnMut(&Measurement)) -> anyhow:
             h.extend(buf[..count * ch].iter().skip(c).step_by(ch).take(room));
         }
         let end = start + count as u64;
-        let first_mark = next_mark;
-        while next_mark < marks.len() && marks[next_mark].sample_index < end {
-            next_mark += 1;
-        }
-        processor.push(
-            start,
-            &frames[..count * ch],
-            &marks[first_mark..next_mark],
-            &mut sink,
-        );
+        let these = marks_until(end, &mut next_mark);
+        processor.push(start, &frames[..count * ch], &marks[these], &mut sink);
         start = end;
     }
     processor.finish(&mut sink);

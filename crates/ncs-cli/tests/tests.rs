@@ -4,5 +4,6 @@
 mod bad_input;
 mod common;
 mod fixtures;
+mod gaps;
 mod interop;
 mod real_data;
