@@ -139,7 +139,9 @@ impl ClipTracker {
     /// the final extremes is in such a block) or continues the open run.
     pub fn push_strided(&mut self, data: &[f64], stride: usize, offset: usize) {
         let stride = stride.max(1);
-        let Some(&first) = data.get(offset) else { return };
+        let Some(&first) = data.get(offset) else {
+            return;
+        };
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for &x in data.iter().skip(offset).step_by(stride) {
             lo = lo.min(x);
