@@ -51,7 +51,8 @@ pub struct LiveOptions {
 /// Arguments of `ncs acquire`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AcquireArgs {
-    /// Where samples come from: `sim` or `sim:SCENARIO` (see `ncs scenarios`).
+    /// Where samples come from: `sim` or `sim:SCENARIO` (see `ncs scenarios`), or an amplifier
+    /// speaking the ncs protocol: `serial:PATH` or `serial:usb=VID:PID`.
     #[arg(long, default_value = "sim:mmn")]
     pub source: String,
     /// Record the session (NWB) to this file.
@@ -98,6 +99,23 @@ pub struct ReplayArgs {
 
 /// `ncs acquire`.
 pub fn acquire(args: &AcquireArgs) -> anyhow::Result<()> {
+    if let Some(port) = args.source.strip_prefix("serial:") {
+        // An amplifier paces itself: its samples arrive at the device's rate.
+        let spec: ncs_serial::PortSpec = port
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--source serial:{port}: {e}"))?;
+        let source = ncs_serial::SerialSource::open(ncs_serial::SerialConfig::new(spec))
+            .with_context(|| format!("cannot start the amplifier on {port}"))?;
+        let live = source.live_stats();
+        let result = run_live(
+            source,
+            Pace::RealTime { speed: 1.0 },
+            args.record.as_deref(),
+            &args.live,
+        );
+        eprintln!("serial link: {}", serde_json::to_string(&live.snapshot())?);
+        return result;
+    }
     let pace = Pace::parse(&args.speed).map_err(anyhow::Error::msg)?;
     let source = sim_source(&args.source, pace)?;
     run_live(source, pace, args.record.as_deref(), &args.live)
@@ -156,7 +174,7 @@ fn sim_source(spec: &str, pace: Pace) -> anyhow::Result<SimSource> {
         None if spec == "sim" => "mmn",
         Some(("sim", name)) if !name.is_empty() => name,
         _ => bail!(
-            "--source must be `sim` or `sim:SCENARIO` (scenarios: {}), got {spec:?}",
+            "--source must be `sim`, `sim:SCENARIO` (scenarios: {}), `serial:PATH` or `serial:usb=VID:PID`, got {spec:?}",
             ncs_sim::list_scenarios().join(", ")
         ),
     };
