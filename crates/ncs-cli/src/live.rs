@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -13,13 +13,16 @@ use ncs_block::{CriteriaSet, SegmentVerdict};
 use ncs_runtime::pipeline::{Analyzer, Event, Output};
 use ncs_runtime::recorder::session_meta;
 use ncs_runtime::{
-    Measurement, Overflow, Pace, PipelineConfig, ProcessorConfig, Recorder, SessionSource,
-    SimSource, Source, StimulusTag, Summary,
+    Finisher, Measurement, Overflow, Pace, PipelineConfig, ProcessorConfig, Recorder,
+    SessionSource, SimSource, Source, StimulusTag, Summary,
 };
 use serde::Serialize;
 
 use crate::analyze::{load_findings, load_study};
-use crate::report::{print_segments, response_row, Analysis, Report, SessionRow};
+use crate::report::{
+    print_segments, response_row, segment_row, segments_table_spec, Analysis, Report, SessionRow,
+    SEGMENTS_TABLE,
+};
 
 /// Options shared by the live commands.
 #[derive(Debug, Clone, clap::Args)]
@@ -46,6 +49,10 @@ pub struct LiveOptions {
     /// Stop after this many seconds of wall time (Ctrl-C stops too).
     #[arg(long)]
     pub seconds: Option<f64>,
+    /// The subject's age for the recorded session (ISO 8601 duration, e.g. P45Y); simulated
+    /// studies record P40Y.
+    #[arg(long)]
+    pub subject_age: Option<String>,
 }
 
 /// Arguments of `ncs acquire`.
@@ -143,6 +150,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         pre_ms: 20.0,
         post_ms: 100.0,
         seconds: None,
+        subject_age: None,
     };
     if !args.json {
         eprintln!(
@@ -212,12 +220,45 @@ fn run_live<S: Source + 'static>(
     let study = load_study(opts.protocol.as_deref())?;
     let findings = load_findings(opts.findings.as_deref())?;
     let analysis = Analysis::new(criteria, study, findings, tags.clone())?;
+    // The segment verdicts as the analysis thread last left them, for the recorder to write
+    // once everything has drained (neither thread is on the sample path).
+    let final_segments: Arc<Mutex<Vec<SegmentVerdict>>> = Arc::default();
     let recorder = match record {
         Some(path) => {
-            let meta = session_meta(&info, &identifier(), &now_iso8601());
-            let writer = ncs_io::SessionWriter::create(path, &meta)
+            let mut meta = session_meta(&info, &identifier(), &now_iso8601());
+            meta.tables.push(segments_table_spec());
+            let simulated = info.description.contains("simulat");
+            meta.subject.age = opts
+                .subject_age
+                .clone()
+                .or_else(|| simulated.then(|| "P40Y".to_string()));
+            let mut writer = ncs_io::SessionWriter::create(path, &meta)
                 .with_context(|| format!("cannot create the session {}", path.display()))?;
-            Some(Recorder::new(writer).with_default_measurements())
+            // What produced the numbers, so the session explains itself.
+            let config = serde_json::json!({
+                "criteria": opts.criteria,
+                "pre_ms": opts.pre_ms,
+                "post_ms": opts.post_ms,
+                "motor": ProcessorConfig::default().motor,
+                "sensory": ProcessorConfig::default().sensory,
+            });
+            writer.set_text("pipeline_config", &config.to_string())?;
+            if let Some(p) = &opts.protocol {
+                writer.set_text("study_protocol", &std::fs::read_to_string(p)?)?;
+            }
+            let segments = final_segments.clone();
+            let finish: Finisher = Box::new(move |w: &mut ncs_io::SessionWriter| {
+                let rows = segments.lock().map(|s| s.clone()).unwrap_or_default();
+                for s in &rows {
+                    w.append_row(SEGMENTS_TABLE, &segment_row(s))?;
+                }
+                Ok(())
+            });
+            Some(
+                Recorder::new(writer)
+                    .with_default_measurements()
+                    .with_finisher(finish),
+            )
         }
         None => None,
     };
@@ -246,6 +287,7 @@ fn run_live<S: Source + 'static>(
         LiveAnalysis {
             analysis,
             last: Vec::new(),
+            shared: final_segments,
         },
         output,
         recorder,
@@ -295,6 +337,7 @@ fn print_end(out: &mut dyn Write, report: &Report, summary: &Summary) -> anyhow:
 struct LiveAnalysis {
     analysis: Analysis,
     last: Vec<SegmentVerdict>,
+    shared: Arc<Mutex<Vec<SegmentVerdict>>>,
 }
 
 impl Analyzer for LiveAnalysis {
@@ -309,6 +352,9 @@ impl Analyzer for LiveAnalysis {
             if !self.last.contains(s) {
                 updates.push(s.clone());
             }
+        }
+        if let Ok(mut shared) = self.shared.lock() {
+            shared.clone_from(&now);
         }
         self.last = now;
     }

@@ -377,3 +377,63 @@ pub fn print_patient(
     }
     Ok(())
 }
+
+/// Name of the segment-verdict table a live recording writes under `/processing/ncs`.
+pub const SEGMENTS_TABLE: &str = "segments";
+
+/// The columns of [`SEGMENTS_TABLE`]: the JSON report's segment fields, reasons joined by
+/// " | ".
+pub fn segments_table_spec() -> ncs_io::TableSpec {
+    use ncs_io::{ColumnSpec, ColumnType};
+    let col = |name: &str, description: &str, ty| ColumnSpec {
+        name: name.into(),
+        description: description.into(),
+        ty,
+    };
+    ncs_io::TableSpec {
+        name: SEGMENTS_TABLE.into(),
+        description: "Conduction-block verdict per nerve segment at the end of the study (decision support for a clinician)".into(),
+        columns: vec![
+            col("nerve", "nerve", ColumnType::Str),
+            col("side", "side", ColumnType::Str),
+            col("from_site", "distal site", ColumnType::Str),
+            col("to_site", "proximal site", ColumnType::Str),
+            col("distance_mm", "segment length (mm), NaN when unknown", ColumnType::F64),
+            col("conduction_velocity_m_s", "conduction velocity (m/s), NaN when unknown", ColumnType::F64),
+            col("amplitude_reduction_pct", "negative-peak amplitude reduction (%)", ColumnType::F64),
+            col("area_reduction_pct", "negative-peak area reduction (%)", ColumnType::F64),
+            col("duration_increase_pct", "negative-peak duration increase (%)", ColumnType::F64),
+            col("block", "definite, probable, none or not_assessable", ColumnType::Str),
+            col("entrapment_site", "segment crosses a common entrapment site", ColumnType::Bool),
+            col("counts_for_mmn", "counts towards MMN criteria", ColumnType::Bool),
+            col("criteria", "criteria set", ColumnType::Str),
+            col("reasons", "rules, numbers and conditions behind the grade, joined by ' | '", ColumnType::Str),
+        ],
+    }
+}
+
+/// One row of [`SEGMENTS_TABLE`].
+pub fn segment_row(s: &SegmentVerdict) -> Vec<ncs_io::Value> {
+    use ncs_io::Value;
+    let f = |v: Option<f64>| Value::F64(v.unwrap_or(f64::NAN));
+    let block = serde_json::to_value(s.block)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    vec![
+        Value::Str(s.nerve.clone()),
+        Value::Str(s.side.clone()),
+        Value::Str(s.from_site.clone()),
+        Value::Str(s.to_site.clone()),
+        f(s.distance_mm),
+        f(s.conduction_velocity_m_s),
+        f(s.amplitude_reduction_pct),
+        f(s.area_reduction_pct),
+        f(s.duration_increase_pct),
+        Value::Str(block),
+        Value::Bool(s.entrapment_site),
+        Value::Bool(s.counts_for_mmn),
+        Value::Str(s.criteria.clone()),
+        Value::Str(s.reasons.join(" | ")),
+    ]
+}

@@ -6,4 +6,5 @@ mod common;
 mod fixtures;
 mod gaps;
 mod interop;
+mod live;
 mod real_data;

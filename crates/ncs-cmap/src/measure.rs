@@ -47,6 +47,9 @@ const FOOT_EXPONENTS: [f64; 6] = [1.0, 1.5, 2.0, 3.0, 4.0, 6.0];
 /// A refit whose quiet ranges moved by at most this much (ms) from the previous fit's is
 /// skipped.
 const REFIT_TOLERANCE_MS: f64 = 0.1;
+/// Onset extrapolation: the foot model's `t₀` is first tried on every this many steps of its
+/// 0.1-sample grid (0.8 sample), then on every step around the best of those.
+const FOOT_COARSE: usize = 8;
 
 /// Reusable buffers for [`Measurer::measure`], so that measuring allocates nothing once the
 /// buffers have grown to the longest sweep seen.
@@ -160,6 +163,32 @@ impl Measurer {
     /// gives `present == false` and the [`Flag::NoResponse`] flag.
     pub fn measure(&self, sweep: &SweepView<'_>, scratch: &mut Scratch) -> Response {
         self.measure_detailed(sweep, scratch).response
+    }
+
+    /// Readies `scratch` for sweeps of `samples` samples at `sample_rate_hz` with these
+    /// settings: sizes its buffers and computes the baseline regressors, so that measuring such
+    /// sweeps afterwards allocates nothing (one scratch can be readied by up to four measurers
+    /// with different settings, e.g. a motor and a sensory one). Measuring without it is
+    /// correct too; the first sweep then does this work.
+    pub fn prepare(&self, sample_rate_hz: f64, samples: usize, scratch: &mut Scratch) {
+        let mains_candidates: &[f64] = match self.config.mains {
+            MainsModel::Off => &[],
+            MainsModel::Auto => &[50.0, 60.0],
+            MainsModel::Hz(ref f) => std::slice::from_ref(f),
+        };
+        self.kernel_for(sample_rate_hz, &mut scratch.kernel);
+        scratch
+            .cols
+            .select(sample_rate_hz, mains_candidates, samples, &scratch.kernel);
+        for buf in [
+            &mut scratch.u,
+            &mut scratch.v,
+            &mut scratch.sx,
+            &mut scratch.u_alt,
+            &mut scratch.v_alt,
+        ] {
+            buf.reserve(samples.saturating_sub(buf.len()));
+        }
     }
 
     /// As [`Measurer::measure`], with the markers and statistics behind the result.
@@ -592,7 +621,9 @@ impl Measurer {
 /// The extrapolation fits the foot of the response with a piecewise model, zero before `t₀`
 /// and `β·(t − t₀)ᵏ` after, over the quiet samples before the level crossing and the edge up to
 /// `FOOT_TOP` of the amplitude, for `k` from 1 (a linear foot) to 6 (close to a Gaussian's) and
-/// `t₀` on a 0.1-sample grid (β is linear least squares for each pair); the best fit gives the
+/// `t₀` on a 0.1-sample grid, searched coarse to fine (β is linear least squares for each pair,
+/// the residual in closed form, so a low-SNR sweep with a long foot stays well under a
+/// millisecond); the best fit gives the
 /// time the model reaches 2 %. The quiet samples pin `t₀` down, and a family this wide follows
 /// abrupt feet (a few early motor units with sharp potentials) and smooth ones (a broad
 /// conduction-velocity distribution) alike, where one fixed shape would bias one of them.
@@ -610,45 +641,39 @@ fn onset_from(v: &[f64], p: usize, j0: usize, a: f64, sigma_w: f64, coarse: bool
     let end = (c + 1..=p).find(|&i| v[i] > top).unwrap_or(p);
     let span = (end as f64 - at_level).max(1.0);
     let lo_bound = (j0 as f64).max(at_level - span);
+    // Piecewise foot model over the quiet samples before the level crossing and the edge above
+    // it: 0 before t₀, β·(t − t₀)ᵏ after. The quiet samples pin t₀ down; β is linear least
+    // squares for each (t₀, k) on a grid.
     let mut best: Option<(f64, f64)> = None; // (residual, onset)
-                                             // Piecewise foot model over the quiet samples before the level crossing and the edge above
-                                             // it: 0 before t₀, β·(t − t₀)ᵏ after. The quiet samples pin t₀ down; β is linear least
-                                             // squares for each (t₀, k) on a grid.
     let before = ((span * 1.5).ceil() as usize).max(4);
     let from = c.saturating_sub(before).max(j0);
     if end > c + 2 {
         let t_lo = from as f64;
         let steps = (((at_level - t_lo) / 0.1).ceil() as usize).clamp(1, 400);
+        let t_at = |st: usize| t_lo + (at_level - t_lo) * st as f64 / steps as f64;
+        let svv: f64 = v[from..end].iter().map(|x| x * x).sum();
         for &k in &FOOT_EXPONENTS {
-            for st in 0..=steps {
-                let t0 = t_lo + (at_level - t_lo) * st as f64 / steps as f64;
-                let (mut sgv, mut sgg) = (0.0, 0.0);
-                for (j, &val) in v[from..end].iter().enumerate() {
-                    let d = (from + j) as f64 - t0;
-                    if d > 0.0 {
-                        let g = pow_k(d, k);
-                        sgv += g * val;
-                        sgg += g * g;
+            // The residual over t₀ is smooth between samples: the best point of a grid of every
+            // `FOOT_COARSE`-th step, then every step around it, finds the full grid's best.
+            let fit = |st: usize, best_k: &mut Option<(f64, usize, f64)>| {
+                if let Some((res, beta)) = foot_fit(v, from, end, k, t_at(st), svv) {
+                    if best_k.is_none_or(|(r, _, _)| res < r) {
+                        *best_k = Some((res, st, beta));
                     }
                 }
-                if sgg <= 0.0 {
-                    continue;
-                }
-                let beta = sgv / sgg;
-                if beta <= 0.0 {
-                    continue;
-                }
-                let res: f64 = v[from..end]
-                    .iter()
-                    .enumerate()
-                    .map(|(j, &val)| {
-                        let d = (from + j) as f64 - t0;
-                        let m = if d > 0.0 { beta * pow_k(d, k) } else { 0.0 };
-                        (val - m) * (val - m)
-                    })
-                    .sum();
+            };
+            let mut coarse = None;
+            for st in (0..=steps).step_by(FOOT_COARSE).chain([steps]) {
+                fit(st, &mut coarse);
+            }
+            let Some((_, at, _)) = coarse else { continue };
+            let mut fine = coarse;
+            for st in at.saturating_sub(FOOT_COARSE - 1)..=(at + FOOT_COARSE - 1).min(steps) {
+                fit(st, &mut fine);
+            }
+            if let Some((res, st, beta)) = fine {
                 if best.is_none_or(|(r, _)| res < r) {
-                    best = Some((res, t0 + (target / beta).powf(1.0 / k)));
+                    best = Some((res, t_at(st) + (target / beta).powf(1.0 / k)));
                 }
             }
         }
@@ -663,6 +688,25 @@ fn onset_from(v: &[f64], p: usize, j0: usize, a: f64, sigma_w: f64, coarse: bool
     } else {
         at_level
     }
+}
+
+/// Least-squares fit of `β·(t − t₀)ᵏ`, zero before `t₀`, to `v[from..end]`, whose sum of
+/// squares is `svv`: the residual sum of squares and β, when β > 0.
+fn foot_fit(v: &[f64], from: usize, end: usize, k: f64, t0: f64, svv: f64) -> Option<(f64, f64)> {
+    // Samples at or before t₀ are fitted by the zero: only those after it enter the sums, and
+    // the residual is Σv² − β·Σgv in closed form.
+    let first = (t0.floor() as usize + 1).max(from);
+    let (mut sgv, mut sgg) = (0.0, 0.0);
+    for (i, &val) in v.iter().enumerate().take(end).skip(first) {
+        let g = pow_k(i as f64 - t0, k);
+        sgv += g * val;
+        sgg += g * g;
+    }
+    if sgg <= 0.0 {
+        return None;
+    }
+    let beta = sgv / sgg;
+    (beta > 0.0).then_some((svv - beta * sgv, beta))
 }
 
 /// Fractional index after sample `e` where `|v|` falls to `level`.

@@ -143,6 +143,14 @@ impl Sweep {
     }
 }
 
+/// Reusable working memory for [`SweepExtractor::suppress_with`] (see
+/// [`SweepExtractor::scratch`]).
+#[derive(Debug, Clone, Default)]
+pub struct SuppressScratch {
+    /// First differences of the baseline, for their median.
+    diffs: Vec<f64>,
+}
+
 /// A ready sweep extractor.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepExtractor {
@@ -208,18 +216,36 @@ impl SweepExtractor {
 
     /// Applies the configured suppression to a sweep buffer laid out as this extractor cuts it
     /// (stimulus at [`SweepExtractor::pre_samples`]); returns the blanking end, if any.
+    ///
+    /// Allocates a working buffer per call; [`SweepExtractor::suppress_with`] does not.
     pub fn suppress(&self, x: &mut [f64]) -> Option<usize> {
+        self.suppress_with(x, &mut self.scratch())
+    }
+
+    /// Working memory for [`SweepExtractor::suppress_with`], sized for this extractor.
+    pub fn scratch(&self) -> SuppressScratch {
+        SuppressScratch {
+            diffs: Vec::with_capacity(self.pre),
+        }
+    }
+
+    /// As [`SweepExtractor::suppress`], with the working memory in `scratch`: allocates nothing
+    /// once `scratch` holds the pre-stimulus samples (as [`SweepExtractor::scratch`] makes it).
+    pub fn suppress_with(&self, x: &mut [f64], scratch: &mut SuppressScratch) -> Option<usize> {
         let s = self.pre;
         if x.len() < self.len() {
             return None;
         }
         let base: f64 = x[..s].iter().sum::<f64>() / s as f64;
-        // Noise of the first difference in the baseline (robust enough for a short window).
-        let mut d: Vec<f64> = x[..s].windows(2).map(|w| (w[1] - w[0]).abs()).collect();
-        d.sort_by(f64::total_cmp);
-        let sigma_d = (1.4826 * d[d.len() / 2]).max(f64::MIN_POSITIVE);
-        let resid: Vec<f64> = x[..s].iter().map(|v| v - base).collect();
-        let sigma = (resid.iter().map(|v| v * v).sum::<f64>() / s as f64)
+        // Noise of the first difference in the baseline (robust enough for a short window); the
+        // median by selection, which picks the same element a full sort would.
+        let d = &mut scratch.diffs;
+        d.clear();
+        d.extend(x[..s].windows(2).map(|w| (w[1] - w[0]).abs()));
+        let mid = d.len() / 2;
+        let (_, &mut median, _) = d.select_nth_unstable_by(mid, f64::total_cmp);
+        let sigma_d = (1.4826 * median).max(f64::MIN_POSITIVE);
+        let sigma = (x[..s].iter().map(|v| (v - base) * (v - base)).sum::<f64>() / s as f64)
             .sqrt()
             .max(sigma_d / 2.0);
         let mut end = None;
@@ -271,27 +297,27 @@ impl SweepExtractor {
         if stop <= from + 2 {
             return;
         }
-        let win: Vec<f64> = x[from..stop].iter().map(|v| v - base).collect();
-        let first = win[0];
+        // The window about the baseline, read in place.
+        let win = || x[from..stop].iter().map(|v| v - base);
+        let first = x[from] - base;
         if first.abs() < 3.0 * sigma {
             return;
         }
-        let ss_tot: f64 = win.iter().map(|v| v * v).sum();
+        let ss_tot: f64 = win().map(|v| v * v).sum();
         let mut best: Option<(f64, f64, f64)> = None; // (sse, a, tau_samples)
         for g in 0..48 {
             let tau_ms = 0.05 * (100.0f64).powf(g as f64 / 47.0);
             let tau = tau_ms * 1e-3 * self.fs;
             let (mut ee, mut ey) = (0.0, 0.0);
-            for (k, &y) in win.iter().enumerate() {
+            for (k, y) in win().enumerate() {
                 let e = (-(k as f64) / tau).exp();
                 ee += e * e;
                 ey += e * y;
             }
             let a = ey / ee;
-            let sse: f64 = win
-                .iter()
+            let sse: f64 = win()
                 .enumerate()
-                .map(|(k, &y)| (y - a * (-(k as f64) / tau).exp()).powi(2))
+                .map(|(k, y)| (y - a * (-(k as f64) / tau).exp()).powi(2))
                 .sum();
             if best.is_none_or(|b| sse < b.0) {
                 best = Some((sse, a, tau));

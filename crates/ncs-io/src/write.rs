@@ -815,9 +815,29 @@ impl SessionWriter {
     }
 
     /// Flushes and closes the file; returns the total frames recorded.
+    ///
+    /// Tables that stayed empty (no stimulus, no data loss, ...) are removed once the file is
+    /// closed, because nwbinspector's checks fail on zero-length columns: an absent
+    /// `data_loss` table in a finished session means nothing was lost. A recording that is
+    /// killed keeps its empty tables, which readers accept too.
     pub fn finish(mut self) -> Result<u64> {
         let n = self.flush()?;
         self.finished = true;
+        let empty: Vec<String> = std::iter::once(("intervals", &self.stimuli))
+            .chain(
+                std::iter::once(&self.gaps)
+                    .chain(&self.tables)
+                    .map(|t| (MODULE, t)),
+            )
+            .filter(|(_, t)| t.rows == 0)
+            .map(|(parent, t)| format!("{parent}/{}", t.name))
+            .collect();
+        let path = self.path.clone();
+        // Every handle on the file lives in `self`: dropping it closes the file.
+        drop(self);
+        if !empty.is_empty() {
+            remove_objects(&path, &empty)?;
+        }
         Ok(n)
     }
 }
@@ -829,6 +849,31 @@ impl Drop for SessionWriter {
             let _ = self.flush();
         }
     }
+}
+
+/// Unlinks `names` (relative to the root, `intervals/stimuli` or `ncs/data_loss`, the
+/// latter under `/processing`) from the closed session at `path`.
+fn remove_objects(path: &Path, names: &[String]) -> Result<()> {
+    let file = File::open_rw(path).map_err(|source| NwbError::Hdf5 {
+        path: path.to_owned(),
+        object: "/".into(),
+        source,
+    })?;
+    for name in names {
+        let (parent, child) = name.split_once('/').unwrap_or(("", name));
+        let parent = if parent == MODULE {
+            format!("/processing/{MODULE}")
+        } else {
+            format!("/{parent}")
+        };
+        let g = file.group(&parent).map_err(|e| h5w(&file, &parent, e))?;
+        g.unlink(child).map_err(|e| h5w(&g, child, e))?;
+    }
+    file.close().map_err(|source| NwbError::Hdf5 {
+        path: path.to_owned(),
+        object: "/".into(),
+        source,
+    })
 }
 
 fn write2<T: H5Type>(

@@ -18,6 +18,6 @@ pub use processor::{
     Detection, MarkersMs, Measurement, MeasurementSink, Processor, ProcessorConfig, ProcessorError,
     ProcessorStats,
 };
-pub use recorder::{Recorder, RecorderReport};
+pub use recorder::{Finisher, Recorder, RecorderReport};
 pub use source::{ReadOutcome, Source, SourceError, SourceInfo, StimulusMark, StimulusTag};
 pub use sources::{MemorySource, Pace, SessionSource, SimSource};

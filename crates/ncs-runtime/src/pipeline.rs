@@ -1045,6 +1045,7 @@ fn record(
     let Recorder {
         mut writer,
         mut table,
+        finisher,
     } = rec;
     let ch = info.channels;
     let mut report = RecorderReport {
@@ -1158,6 +1159,13 @@ fn record(
                 if let Err(e) = writer.set_text(k, &v) {
                     fail(e, &mut error);
                 }
+            }
+        }
+    }
+    if let Some(f) = finisher {
+        if error.is_none() {
+            if let Err(e) = f(&mut writer) {
+                fail(e, &mut error);
             }
         }
     }

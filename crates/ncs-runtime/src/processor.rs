@@ -14,6 +14,7 @@ use ncs_block::Modality;
 use ncs_cmap::{
     Averager, Flag, Flags, Markers, MeasureConfig, Measurer, Response, Scratch, SweepView,
 };
+use ncs_dsp::sweep::SuppressScratch;
 use ncs_dsp::{
     ArtefactConfig, ArtefactDetector, ArtefactState, Cascade, CascadeConfig, CascadeState,
     FilterSpec, Suppression, SweepConfig, SweepExtractor, TriggerConfig, TriggerDetector,
@@ -217,6 +218,7 @@ pub struct Processor {
     pending: VecDeque<Pending>,
     gaps: VecDeque<(u64, u64)>,
     extractor: SweepExtractor,
+    suppress_scratch: SuppressScratch,
     pre: usize,
     post: usize,
     sweep: Vec<f64>,
@@ -349,6 +351,10 @@ impl Processor {
         // History: a whole sweep plus the largest block, so a stimulus whose window completes
         // inside a block can still reach back to its baseline.
         let cap = len + cfg.max_block_frames + 1;
+        // Both settings' regressors computed now, so that measuring allocates nothing.
+        let mut scratch = Scratch::with_capacity(len, 256);
+        motor.prepare(fs, len, &mut scratch);
+        sensory.prepare(fs, len, &mut scratch);
         Ok(Processor {
             fs,
             channels,
@@ -362,6 +368,7 @@ impl Processor {
             written: 0,
             pending: VecDeque::with_capacity(cfg.max_pending),
             gaps: VecDeque::with_capacity(MAX_GAPS),
+            suppress_scratch: extractor.scratch(),
             extractor,
             pre,
             post,
@@ -369,7 +376,7 @@ impl Processor {
             average: Vec::with_capacity(len),
             motor,
             sensory,
-            scratch: Scratch::with_capacity(len, 256),
+            scratch,
             averagers,
             trigger,
             artefact,
@@ -597,7 +604,9 @@ impl Processor {
             let at = (f % self.cap as u64) as usize * self.channels;
             self.sweep.push(self.history[at + channel]);
         }
-        let artefact_end = self.extractor.suppress(&mut self.sweep);
+        let artefact_end = self
+            .extractor
+            .suppress_with(&mut self.sweep, &mut self.suppress_scratch);
         let mut m = self.base(p, channel, modality);
         let (samples, averaged) = match slot {
             Some(slot) => {

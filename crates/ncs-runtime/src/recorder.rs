@@ -23,10 +23,15 @@ pub const LATENCY_TEXT: &str = "latency";
 /// Name of the text holding the pipeline summary as JSON.
 pub const SUMMARY_TEXT: &str = "pipeline_summary";
 
+/// Writes what is only known once the pipeline has drained (segment verdicts, for one) into
+/// the session just before it is closed, on the recorder thread.
+pub type Finisher = Box<dyn FnOnce(&mut SessionWriter) -> Result<(), ncs_io::NwbError> + Send>;
+
 /// A session being recorded by the pipeline.
 pub struct Recorder {
     pub(crate) writer: SessionWriter,
     pub(crate) table: Option<(String, RowFn)>,
+    pub(crate) finisher: Option<Finisher>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -44,7 +49,15 @@ impl Recorder {
         Recorder {
             writer,
             table: None,
+            finisher: None,
         }
+    }
+
+    /// Runs `f` on the writer after every thread has drained (the analysis included) and
+    /// before the file is closed.
+    pub fn with_finisher(mut self, f: Finisher) -> Self {
+        self.finisher = Some(f);
+        self
     }
 
     /// Also writes one row per measurement to `table` (declared in the writer's

@@ -111,14 +111,9 @@ fn pipeline_threads_do_not_allocate_after_start() {
     );
 }
 
-/// The whole processing thread, measurement included.
-///
-/// Fails today: `ncs_dsp::SweepExtractor::suppress` collects two `Vec`s per sweep and
-/// `ncs_cmap`'s baseline column cache regrows per sweep shape (`baseline.rs` `prepare`), so
-/// the processing thread allocates about four times per measured sweep. Run with
-/// `cargo test -p ncs-runtime -- --ignored` once those are fixed.
+/// The whole processing thread, measurement included: the scratch is readied for the sweep
+/// length and both measurement settings when the processor is built.
 #[test]
-#[ignore = "measurement core allocates per sweep (ncs-dsp suppress, ncs-cmap baseline cache)"]
 fn measuring_threads_do_not_allocate_after_start() {
     let _g = serial();
     let rec = short_study();
