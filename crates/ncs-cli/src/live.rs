@@ -14,7 +14,7 @@ use ncs_runtime::pipeline::{Analyzer, Event, Output};
 use ncs_runtime::recorder::session_meta;
 use ncs_runtime::{
     Finisher, Measurement, Overflow, Pace, PipelineConfig, ProcessorConfig, Recorder,
-    SessionSource, SimSource, Source, StimulusTag, Summary,
+    SessionSource, Source, StimulusTag, Summary,
 };
 use serde::Serialize;
 
@@ -106,26 +106,17 @@ pub struct ReplayArgs {
 
 /// `ncs acquire`.
 pub fn acquire(args: &AcquireArgs) -> anyhow::Result<()> {
-    if let Some(port) = args.source.strip_prefix("serial:") {
-        // An amplifier paces itself: its samples arrive at the device's rate.
-        let spec: ncs_serial::PortSpec = port
-            .parse()
-            .map_err(|e| anyhow::anyhow!("--source serial:{port}: {e}"))?;
-        let source = ncs_serial::SerialSource::open(ncs_serial::SerialConfig::new(spec))
-            .with_context(|| format!("cannot start the amplifier on {port}"))?;
-        let live = source.live_stats();
-        let result = run_live(
-            source,
-            Pace::RealTime { speed: 1.0 },
-            args.record.as_deref(),
-            &args.live,
-        );
-        eprintln!("serial link: {}", serde_json::to_string(&live.snapshot())?);
-        return result;
+    let opened = crate::sources::open(&args.source, &args.speed)?;
+    let result = run_live(
+        opened.source,
+        opened.pace,
+        args.record.as_deref(),
+        &args.live,
+    );
+    if let Some(link) = &opened.link {
+        eprintln!("link: {}", link());
     }
-    let pace = Pace::parse(&args.speed).map_err(anyhow::Error::msg)?;
-    let source = sim_source(&args.source, pace)?;
-    run_live(source, pace, args.record.as_deref(), &args.live)
+    result
 }
 
 /// `ncs demo`: the simulated MMN study acquired through the whole pipeline, recorded, with
@@ -141,7 +132,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
             dir.join("mmn-demo.nwb")
         }
     };
-    let source = sim_source("sim:mmn", pace)?;
+    let source = crate::sources::sim("sim:mmn", pace)?;
     let live = LiveOptions {
         json: args.json,
         criteria: "efns-pns-2010-mmn".into(),
@@ -175,18 +166,6 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
         eprintln!("assumed: {a}");
     }
     run_live(source, pace, None, &args.live)
-}
-
-fn sim_source(spec: &str, pace: Pace) -> anyhow::Result<SimSource> {
-    let scenario = match spec.split_once(':') {
-        None if spec == "sim" => "mmn",
-        Some(("sim", name)) if !name.is_empty() => name,
-        _ => bail!(
-            "--source must be `sim`, `sim:SCENARIO` (scenarios: {}), `serial:PATH` or `serial:usb=VID:PID`, got {spec:?}",
-            ncs_sim::list_scenarios().join(", ")
-        ),
-    };
-    Ok(SimSource::named(scenario, pace)?)
 }
 
 /// The pipeline settings for a source at `pace`.
@@ -545,13 +524,5 @@ mod tests {
             t.starts_with("20") && t.ends_with('Z') && &t[10..11] == "T",
             "{t}"
         );
-    }
-
-    #[test]
-    fn sim_source_spec_is_checked() {
-        assert!(sim_source("sim:normal", Pace::Max).is_ok());
-        let e = sim_source("serial:/dev/ttyUSB0", Pace::Max).unwrap_err();
-        assert!(e.to_string().contains("--source must be"), "{e}");
-        assert!(sim_source("sim:nope", Pace::Max).is_err());
     }
 }

@@ -4,6 +4,7 @@ mod analyze;
 mod live;
 mod report;
 mod simulate;
+mod sources;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -101,3 +101,22 @@ pub trait Source: Send {
         marks: &mut Vec<StimulusMark>,
     ) -> Result<ReadOutcome, SourceError>;
 }
+
+/// A boxed source is a source, so a command can pick one at run time.
+impl<S: Source + ?Sized> Source for Box<S> {
+    fn info(&self) -> &SourceInfo {
+        (**self).info()
+    }
+
+    fn tags(&self) -> &[StimulusTag] {
+        (**self).tags()
+    }
+
+    fn read(
+        &mut self,
+        frames: &mut [f32],
+        marks: &mut Vec<StimulusMark>,
+    ) -> Result<ReadOutcome, SourceError> {
+        (**self).read(frames, marks)
+    }
+}

@@ -1,0 +1,75 @@
+//! `--source` specifications of `ncs acquire`: which source to open, how it is paced, and what
+//! it reports about its link at the end of a run.
+
+use anyhow::{bail, Context};
+use ncs_runtime::{Pace, SimSource, Source};
+
+/// An opened source with what the live commands need besides its samples.
+pub struct Opened {
+    /// The source.
+    pub source: Box<dyn Source>,
+    /// Its pace: hardware paces itself (real time); a simulator follows `--speed`.
+    pub pace: Pace,
+    /// Link health at the end of the run (counts of faults noticed), for the terminal and the
+    /// session, when the source has a link to report on.
+    pub link: Option<Box<dyn Fn() -> serde_json::Value + Send>>,
+}
+
+/// Every form `--source` takes, for messages.
+pub const SOURCE_FORMS: &str = "`sim`, `sim:SCENARIO`, `serial:PATH` or `serial:usb=VID:PID`";
+
+/// Opens the source `spec` names; `speed` paces a simulated one.
+pub fn open(spec: &str, speed: &str) -> anyhow::Result<Opened> {
+    if let Some(port) = spec.strip_prefix("serial:") {
+        // An amplifier paces itself: its samples arrive at the device's rate.
+        let spec: ncs_serial::PortSpec = port
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--source serial:{port}: {e}"))?;
+        let source = ncs_serial::SerialSource::open(ncs_serial::SerialConfig::new(spec))
+            .with_context(|| format!("cannot start the amplifier on {port}"))?;
+        let live = source.live_stats();
+        return Ok(Opened {
+            source: Box::new(source),
+            pace: Pace::RealTime { speed: 1.0 },
+            link: Some(Box::new(move || {
+                serde_json::to_value(live.snapshot()).unwrap_or_default()
+            })),
+        });
+    }
+    let pace = Pace::parse(speed).map_err(anyhow::Error::msg)?;
+    Ok(Opened {
+        source: Box::new(sim(spec, pace)?),
+        pace,
+        link: None,
+    })
+}
+
+/// The simulated amplifier `spec` (`sim` or `sim:SCENARIO`) names.
+pub fn sim(spec: &str, pace: Pace) -> anyhow::Result<SimSource> {
+    let scenario = match spec.split_once(':') {
+        None if spec == "sim" => "mmn",
+        Some(("sim", name)) if !name.is_empty() => name,
+        _ => bail!(
+            "--source must be {SOURCE_FORMS} (scenarios: {}), got {spec:?}",
+            ncs_sim::list_scenarios().join(", ")
+        ),
+    };
+    Ok(SimSource::named(scenario, pace)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_specs_are_checked() {
+        assert!(sim("sim:normal", Pace::Max).is_ok());
+        let e = sim("serial:/dev/ttyUSB0", Pace::Max).err().unwrap();
+        assert!(e.to_string().contains("--source must be"), "{e}");
+        assert!(sim("sim:nope", Pace::Max).is_err());
+        let e = open("bogus", "max").err().unwrap();
+        assert!(e.to_string().contains("--source must be"), "{e}");
+        let e = open("sim", "fast").err().unwrap();
+        assert!(!e.to_string().is_empty());
+    }
+}
