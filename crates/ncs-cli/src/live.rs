@@ -23,6 +23,7 @@ use crate::report::{
     print_segments, response_row, segment_row, segments_table_spec, Analysis, Report, SessionRow,
     SEGMENTS_TABLE,
 };
+use crate::sources::Link;
 
 /// Options shared by the live commands.
 #[derive(Debug, Clone, clap::Args)]
@@ -107,16 +108,13 @@ pub struct ReplayArgs {
 /// `ncs acquire`.
 pub fn acquire(args: &AcquireArgs) -> anyhow::Result<()> {
     let opened = crate::sources::open(&args.source, &args.speed)?;
-    let result = run_live(
+    run_live(
         opened.source,
         opened.pace,
         args.record.as_deref(),
         &args.live,
-    );
-    if let Some(link) = &opened.link {
-        eprintln!("link: {}", link());
-    }
-    result
+        opened.link,
+    )
 }
 
 /// `ncs demo`: the simulated MMN study acquired through the whole pipeline, recorded, with
@@ -154,7 +152,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
-    run_live(source, pace, Some(&path), &live)
+    run_live(source, pace, Some(&path), &live, None)
 }
 
 /// `ncs replay`: a recorded session through the same pipeline (its recorded gaps are lost
@@ -165,7 +163,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     for a in source.assumptions() {
         eprintln!("assumed: {a}");
     }
-    run_live(source, pace, None, &args.live)
+    run_live(source, pace, None, &args.live, None)
 }
 
 /// The pipeline settings for a source at `pace`.
@@ -192,6 +190,7 @@ fn run_live<S: Source + 'static>(
     pace: Pace,
     record: Option<&Path>,
     opts: &LiveOptions,
+    link: Option<Link>,
 ) -> anyhow::Result<()> {
     let info = source.info().clone();
     let tags = source.tags().to_vec();
@@ -226,10 +225,14 @@ fn run_live<S: Source + 'static>(
                 writer.set_text("study_protocol", &std::fs::read_to_string(p)?)?;
             }
             let segments = final_segments.clone();
+            let link = link.clone();
             let finish: Finisher = Box::new(move |w: &mut ncs_io::SessionWriter| {
                 let rows = segments.lock().map(|s| s.clone()).unwrap_or_default();
                 for s in &rows {
                     w.append_row(SEGMENTS_TABLE, &segment_row(s))?;
+                }
+                if let Some(link) = &link {
+                    w.set_text(LINK_TEXT, &link().to_string())?;
                 }
                 Ok(())
             });
@@ -259,6 +262,8 @@ fn run_live<S: Source + 'static>(
         json: opts.json,
         tags,
         progress_shown: false,
+        link: link.clone(),
+        last_link: None,
     };
     let done = ncs_runtime::run(
         source,
@@ -288,9 +293,15 @@ fn run_live<S: Source + 'static>(
     let mut out = stdout.lock();
     if opts.json {
         json_line(&mut out, &Tagged::new("summary", &summary))?;
+        if let Some(link) = &link {
+            json_line(&mut out, &Tagged::new("link", &link()))?;
+        }
         json_line(&mut out, &Tagged::new("report", &report))?;
     } else {
         print_end(&mut out, &report, &summary)?;
+        if let Some(link) = &link {
+            writeln!(out, "link: {}", counts_line(&link()))?;
+        }
     }
     if let Some(e) = &summary.source_error {
         bail!("the source failed: {e}");
@@ -370,6 +381,27 @@ struct LiveOutput {
     json: bool,
     tags: Vec<StimulusTag>,
     progress_shown: bool,
+    link: Option<Link>,
+    last_link: Option<serde_json::Value>,
+}
+
+/// Name of the session text holding the source's link counts at the end of the run.
+pub const LINK_TEXT: &str = "source_link";
+
+/// `name value` for every non-zero count of a JSON object of counters, or `ok`.
+fn counts_line(counts: &serde_json::Value) -> String {
+    let nonzero: Vec<String> = counts
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, v)| v.as_f64().is_some_and(|x| x != 0.0))
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    if nonzero.is_empty() {
+        "ok".into()
+    } else {
+        nonzero.join(", ")
+    }
 }
 
 impl LiveOutput {
@@ -455,7 +487,16 @@ impl LiveOutput {
                 }
             }
             Event::Progress(p) => {
-                if !self.json {
+                if self.json {
+                    // A line when the counts change: a fault shows up as it is noticed.
+                    if let Some(link) = &self.link {
+                        let now = link();
+                        if self.last_link.as_ref() != Some(&now) {
+                            json_line(&mut out, &Tagged::new("link", &now))?;
+                            self.last_link = Some(now);
+                        }
+                    }
+                } else {
                     eprint!(
                         "\r  {:>8.1} s of signal in {:>7.1} s  responses {:<5} lost {:<7} ring {:>3.0} %",
                         p.stream_s,
@@ -464,6 +505,9 @@ impl LiveOutput {
                         p.lost_frames,
                         100.0 * p.ring_fill
                     );
+                    if let Some(link) = &self.link {
+                        eprint!("  link: {}", counts_line(&link()));
+                    }
                     self.progress_shown = true;
                 }
             }

@@ -10,10 +10,14 @@ pub struct Opened {
     pub source: Box<dyn Source>,
     /// Its pace: hardware paces itself (real time); a simulator follows `--speed`.
     pub pace: Pace,
-    /// Link health at the end of the run (counts of faults noticed), for the terminal and the
-    /// session, when the source has a link to report on.
-    pub link: Option<Box<dyn Fn() -> serde_json::Value + Send>>,
+    /// Link health (counts of the faults noticed so far: CRC failures, resyncs, sequence gaps,
+    /// reconnects, ...), readable from any thread while the source runs, when the source has a
+    /// link to report on. Shown live, printed at the end and stored in the session.
+    pub link: Option<Link>,
 }
+
+/// Reads a source's link counts as JSON (an object of counters).
+pub type Link = std::sync::Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
 /// Every form `--source` takes, for messages.
 pub const SOURCE_FORMS: &str = "`sim`, `sim:SCENARIO`, `serial:PATH` or `serial:usb=VID:PID`";
@@ -31,7 +35,7 @@ pub fn open(spec: &str, speed: &str) -> anyhow::Result<Opened> {
         return Ok(Opened {
             source: Box::new(source),
             pace: Pace::RealTime { speed: 1.0 },
-            link: Some(Box::new(move || {
+            link: Some(std::sync::Arc::new(move || {
                 serde_json::to_value(live.snapshot()).unwrap_or_default()
             })),
         });
