@@ -189,10 +189,7 @@ pub fn prepare(args: &AnalyzeArgs) -> anyhow::Result<Prepared> {
                         channel: row.channel,
                         intensity_ma: row.intensity_ma,
                     });
-                    marks.push(StimulusMark {
-                        sample_index: sample as u64,
-                        tag: Some(i as u32),
-                    });
+                    marks.push(StimulusMark::new(sample as u64, Some(i as u32)));
                 }
                 marks.sort_by_key(|m| m.sample_index);
                 Detection::Marks

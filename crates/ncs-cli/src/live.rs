@@ -14,7 +14,7 @@ use ncs_runtime::pipeline::{Analyzer, Event, Output};
 use ncs_runtime::recorder::session_meta;
 use ncs_runtime::{
     Finisher, Measurement, Overflow, Pace, PipelineConfig, ProcessorConfig, Recorder,
-    SessionSource, Source, StimulusTag, Summary,
+    RejectOutcome, Rejection, SessionSource, Source, StimulusTag, Summary,
 };
 use serde::Serialize;
 
@@ -385,6 +385,22 @@ struct LiveOutput {
     last_link: Option<serde_json::Value>,
 }
 
+/// A rejection as a JSON line.
+#[derive(Serialize)]
+struct RejectionRow {
+    stimulus_time_s: f64,
+    outcome: RejectOutcome,
+}
+
+impl From<&Rejection> for RejectionRow {
+    fn from(r: &Rejection) -> Self {
+        RejectionRow {
+            stimulus_time_s: r.stimulus_time_s,
+            outcome: r.outcome,
+        }
+    }
+}
+
 /// Name of the session text holding the source's link counts at the end of the run.
 pub const LINK_TEXT: &str = "source_link";
 
@@ -483,6 +499,24 @@ impl LiveOutput {
                         g.count,
                         g.first_sample,
                         g.reason.as_str()
+                    )?;
+                }
+            }
+            Event::Rejected(r) => {
+                if self.json {
+                    json_line(&mut out, &Tagged::new("rejected", &RejectionRow::from(r)))?;
+                } else {
+                    self.clear_progress();
+                    writeln!(
+                        out,
+                        "  ✗ sweep at {:.3} s: {}",
+                        r.stimulus_time_s,
+                        match r.outcome {
+                            RejectOutcome::Rejected => "rejected, not used",
+                            RejectOutcome::NotLastInAverage =>
+                                "not rejected: newer sweeps were averaged after it",
+                            RejectOutcome::Unknown => "not rejected: no such sweep",
+                        }
                     )?;
                 }
             }

@@ -105,7 +105,7 @@ pub fn observation(m: &Measurement, tag: Option<&StimulusTag>) -> Option<Observa
         modality: m.modality,
         distance_mm: t.distance_mm.filter(|d| d.is_finite()),
         channel: m.channel,
-        intensity_ma: t.intensity_ma.filter(|i| i.is_finite()),
+        intensity_ma: m.intensity_ma.or(t.intensity_ma).filter(|i| i.is_finite()),
         response: m.response,
     })
 }
@@ -206,7 +206,10 @@ pub fn response_row(m: &Measurement, tag: Option<&StimulusTag>, selected: bool) 
         modality: modality_name(m.modality),
         distance_mm: tag.and_then(|t| t.distance_mm).filter(|d| d.is_finite()),
         channel: m.channel,
-        intensity_ma: tag.and_then(|t| t.intensity_ma).filter(|i| i.is_finite()),
+        intensity_ma: m
+            .intensity_ma
+            .or(tag.and_then(|t| t.intensity_ma))
+            .filter(|i| i.is_finite()),
         present: m.response.present,
         selected,
         onset_latency_ms: x.onset_latency_ms,

@@ -14,6 +14,10 @@ use crate::{Error, Measurer, Response, SweepView};
 #[derive(Debug, Clone)]
 pub struct Averager {
     sum: Vec<f64>,
+    /// The sum before the last sweep was added, so that the last sweep can be taken out
+    /// exactly (the examiner rejects a sweep after seeing it).
+    before_last: Vec<f64>,
+    can_undo: bool,
     stimulus_index: usize,
     count: usize,
 }
@@ -23,6 +27,8 @@ impl Averager {
     pub fn new(len: usize, stimulus_index: usize) -> Self {
         Averager {
             sum: vec![0.0; len],
+            before_last: vec![0.0; len],
+            can_undo: false,
             stimulus_index,
             count: 0,
         }
@@ -38,11 +44,26 @@ impl Averager {
                 got_stimulus: stimulus_index,
             });
         }
+        self.before_last.copy_from_slice(&self.sum);
         for (s, &x) in self.sum.iter_mut().zip(samples) {
             *s += x;
         }
         self.count += 1;
+        self.can_undo = true;
         Ok(())
+    }
+
+    /// Takes the last sweep added back out, exactly: the average is then bit for bit what it
+    /// was before that sweep. Only the last sweep can be taken out, once; returns whether it
+    /// was.
+    pub fn remove_last(&mut self) -> bool {
+        if !self.can_undo {
+            return false;
+        }
+        std::mem::swap(&mut self.sum, &mut self.before_last);
+        self.count -= 1;
+        self.can_undo = false;
+        true
     }
 
     /// Sweeps averaged so far.
@@ -67,6 +88,7 @@ impl Averager {
     pub fn reset(&mut self) {
         self.sum.iter_mut().for_each(|s| *s = 0.0);
         self.count = 0;
+        self.can_undo = false;
     }
 }
 

@@ -323,3 +323,40 @@ fn clean_response_measures_match_truth() {
         );
     }
 }
+
+#[test]
+fn the_last_sweep_comes_out_of_an_average_exactly() {
+    let n = 64;
+    let sweep = |k: usize| -> Vec<f64> {
+        (0..n)
+            .map(|i| ((i * 7 + k * 13) % 17) as f64 * 1.1e-6 + 0.3e-6 * k as f64)
+            .collect()
+    };
+    let mut with = Averager::new(n, 10);
+    let mut without = Averager::new(n, 10);
+    for k in 0..5 {
+        with.add(&sweep(k), 10).unwrap();
+        without.add(&sweep(k), 10).unwrap();
+    }
+    with.add(&sweep(99), 10).unwrap();
+    assert_eq!(with.count(), 6);
+    assert!(with.remove_last());
+    // Only the last sweep, and only once.
+    assert!(!with.remove_last());
+    assert_eq!(with.count(), 5);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    with.mean_into(&mut a);
+    without.mean_into(&mut b);
+    assert_eq!(
+        a, b,
+        "the average without the rejected sweep is bit for bit the same"
+    );
+    // Adding goes on from there as if the rejected sweep had never been added.
+    with.add(&sweep(5), 10).unwrap();
+    without.add(&sweep(5), 10).unwrap();
+    with.mean_into(&mut a);
+    without.mean_into(&mut b);
+    assert_eq!(a, b);
+    with.reset();
+    assert!(!with.remove_last());
+}

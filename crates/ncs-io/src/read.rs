@@ -735,6 +735,23 @@ impl Session {
                 assumptions.push(format!("{count} of {n} rows have no `{name}` value"));
             }
         }
+        if g.link_exists("rejected") {
+            let p = format!("{tpath}/rejected");
+            let v = g
+                .dataset("rejected")
+                .and_then(|d| d.read_raw::<bool>())
+                .map_err(self.ctx.h5(&p))?;
+            check_len("rejected", v.len())?;
+            let before = rows.len();
+            let mut keep = v.iter().map(|r| !r);
+            rows.retain(|_| keep.next().unwrap_or(true));
+            let left_out = before - rows.len();
+            if left_out > 0 {
+                assumptions.push(format!(
+                    "{left_out} stimulus row(s) rejected by the examiner (`rejected` column) are left out"
+                ));
+            }
+        }
         Ok(Some(StimulusTable { rows, assumptions }))
     }
 

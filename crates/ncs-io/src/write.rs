@@ -81,6 +81,17 @@ impl TableWriter {
         })
     }
 
+    fn column(&self, name: &str) -> Result<&Dataset> {
+        self.cols
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| &c.ds)
+            .ok_or_else(|| NwbError::InvalidInput {
+                what: format!("table {:?}", self.name),
+                rule: format!("has no column {name:?}"),
+            })
+    }
+
     fn append(&mut self, values: &[Value]) -> Result<()> {
         if values.len() != self.cols.len() {
             return Err(NwbError::InvalidInput {
@@ -138,6 +149,16 @@ fn grow_1d<T: H5Type>(g: &Group, name: &str) -> Result<Dataset> {
         .shape(0..)
         .create(name)
         .map_err(|e| h5w(g, name, e))
+}
+
+/// Overwrites the existing element `r` of a 1-D dataset.
+fn overwrite<T: H5Type>(ds: &Dataset, r: usize, v: T) -> Result<()> {
+    ds.write_slice(std::slice::from_ref(&v), r..r + 1)
+        .map_err(|source| NwbError::Hdf5 {
+            path: PathBuf::from(ds.filename()),
+            object: ds.name(),
+            source,
+        })
 }
 
 /// Writes `v` at index `r` of a growable 1-D dataset.
@@ -199,6 +220,11 @@ pub struct SessionWriter {
     written_frames: u64,
     flushed_frames: u64,
     stimuli: TableWriter,
+    /// The stimuli as written (the examiner's later edits applied), for those edits.
+    stimulus_rows: Vec<Stimulus>,
+    /// Distances the examiner entered per (nerve, side, site): applied to the rows written
+    /// and to the rows to come.
+    site_distances: Vec<((String, String, String), f64)>,
     gaps: TableWriter,
     texts: TableWriter,
     tables: Vec<TableWriter>,
@@ -243,6 +269,11 @@ fn stimulus_columns() -> Vec<ColumnSpec> {
             I64,
         ),
         ColumnSpec::new("intensity_ma", "stimulus intensity, mA (NaN: unknown)", F64),
+        ColumnSpec::new(
+            "rejected",
+            "the examiner rejected this sweep: it is not measured or used",
+            Bool,
+        ),
     ]
 }
 
@@ -633,6 +664,8 @@ impl SessionWriter {
             written_frames: 0,
             flushed_frames: 0,
             stimuli,
+            stimulus_rows: Vec::new(),
+            site_distances: Vec::new(),
             gaps,
             texts,
             tables,
@@ -720,25 +753,9 @@ impl SessionWriter {
         Ok(())
     }
 
-    /// Appends one stimulus row to `/intervals/stimuli`.
+    /// Appends one stimulus row to `/intervals/stimuli` (a distance entered for its site with
+    /// [`set_site_distance`](Self::set_site_distance) replaces the row's own).
     pub fn append_stimulus(&mut self, st: &Stimulus) -> Result<()> {
-        let text = |o: &Option<String>| Value::Str(o.clone().unwrap_or_default());
-        let num = |o: Option<f64>| Value::F64(o.unwrap_or(f64::NAN));
-        let row = [
-            Value::F64(st.time_s),
-            Value::F64(st.time_s),
-            text(&st.nerve),
-            text(&st.side),
-            text(&st.site),
-            Value::Str(
-                st.modality
-                    .map(|m| m.as_str().to_owned())
-                    .unwrap_or_default(),
-            ),
-            num(st.distance_mm),
-            Value::I64(st.channel.map_or(-1, |c| c as i64)),
-            num(st.intensity_ma),
-        ];
         if !st.time_s.is_finite() {
             return Err(NwbError::InvalidInput {
                 what: "append_stimulus".into(),
@@ -751,8 +768,67 @@ impl SessionWriter {
                 rule: format!("channel index must be < {}, got {c}", self.channels),
             });
         }
-        self.stimuli.append(&row)?;
+        let mut st = st.clone();
+        if let Some(d) = self.site_distance(&st) {
+            st.distance_mm = Some(d);
+        }
+        self.stimuli.append(&stimulus_values(&st, false))?;
+        self.stimulus_rows.push(st);
         self.maybe_flush()
+    }
+
+    fn site_distance(&self, st: &Stimulus) -> Option<f64> {
+        let (nerve, side, site) = (st.nerve.as_ref()?, st.side.as_ref()?, st.site.as_ref()?);
+        self.site_distances
+            .iter()
+            .rev()
+            .find(|((n, sd, s), _)| n == nerve && sd == side && s == site)
+            .map(|(_, d)| *d)
+    }
+
+    /// The distance from a site to the active electrode, entered during the study (measured
+    /// with a tape once the site was stimulated): rewrites `distance_mm` of the stimuli of that
+    /// site written so far and applies to those to come. Returns the rows rewritten.
+    pub fn set_site_distance(
+        &mut self,
+        nerve: &str,
+        side: &str,
+        site: &str,
+        distance_mm: f64,
+    ) -> Result<usize> {
+        if !(distance_mm.is_finite() && distance_mm >= 0.0) {
+            return Err(NwbError::InvalidInput {
+                what: format!("distance of {side} {nerve} {site}"),
+                rule: format!("must be a finite number of mm >= 0, got {distance_mm}"),
+            });
+        }
+        let key = (nerve.to_owned(), side.to_owned(), site.to_owned());
+        self.site_distances.push((key, distance_mm));
+        let col = self.stimuli.column("distance_mm")?;
+        let mut n = 0;
+        for (r, st) in self.stimulus_rows.iter_mut().enumerate() {
+            if st.nerve.as_deref() == Some(nerve)
+                && st.side.as_deref() == Some(side)
+                && st.site.as_deref() == Some(site)
+            {
+                st.distance_mm = Some(distance_mm);
+                overwrite(col, r, distance_mm)?;
+                n += 1;
+            }
+        }
+        self.maybe_flush()?;
+        Ok(n)
+    }
+
+    /// Marks the stimulus at `time_s` (exactly as written) rejected by the examiner: readers
+    /// leave it out. Returns whether such a row exists.
+    pub fn reject_stimulus(&mut self, time_s: f64) -> Result<bool> {
+        let Some(r) = self.stimulus_rows.iter().rposition(|s| s.time_s == time_s) else {
+            return Ok(false);
+        };
+        overwrite(self.stimuli.column("rejected")?, r, true)?;
+        self.maybe_flush()?;
+        Ok(true)
     }
 
     /// Records a stretch of lost samples.
@@ -849,6 +925,28 @@ impl Drop for SessionWriter {
             let _ = self.flush();
         }
     }
+}
+
+/// The stimuli-table row of `st` (columns of [`stimulus_columns`]).
+fn stimulus_values(st: &Stimulus, rejected: bool) -> [Value; 10] {
+    let text = |o: &Option<String>| Value::Str(o.clone().unwrap_or_default());
+    let num = |o: Option<f64>| Value::F64(o.unwrap_or(f64::NAN));
+    [
+        Value::F64(st.time_s),
+        Value::F64(st.time_s),
+        text(&st.nerve),
+        text(&st.side),
+        text(&st.site),
+        Value::Str(
+            st.modality
+                .map(|m| m.as_str().to_owned())
+                .unwrap_or_default(),
+        ),
+        num(st.distance_mm),
+        Value::I64(st.channel.map_or(-1, |c| c as i64)),
+        num(st.intensity_ma),
+        Value::Bool(rejected),
+    ]
 }
 
 /// Unlinks `names` (relative to the root, `intervals/stimuli` or `ncs/data_loss`, the

@@ -16,8 +16,10 @@ pub use pipeline::{
 };
 pub use processor::{
     Detection, MarkersMs, Measurement, MeasurementSink, Processor, ProcessorConfig, ProcessorError,
-    ProcessorStats,
+    ProcessorStats, RejectOutcome, RejectRequest, Rejection,
 };
-pub use recorder::{Finisher, Recorder, RecorderReport};
-pub use source::{ReadOutcome, Source, SourceError, SourceInfo, StimulusMark, StimulusTag};
+pub use recorder::{Finisher, Recorder, RecorderCommand, RecorderReport};
+pub use source::{
+    FireRequest, ReadOutcome, Source, SourceError, SourceInfo, StimulusMark, StimulusTag,
+};
 pub use sources::{MemorySource, Pace, SessionSource, SimSource};

@@ -36,7 +36,10 @@ use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use serde::Serialize;
 
 use crate::latency::{LatencyHistogram, StageLatency};
-use crate::processor::{Measurement, Processor, ProcessorConfig, ProcessorError, ProcessorStats};
+use crate::processor::{
+    Measurement, Processor, ProcessorConfig, ProcessorError, ProcessorStats, RejectRequest,
+    Rejection,
+};
 use crate::recorder::{stimulus_row, Recorder, RecorderReport, LATENCY_TEXT, SUMMARY_TEXT};
 use crate::ring::{block_ring, BlockRx, BlockTx, Popped, RingSize};
 use crate::source::{ReadOutcome, Source, SourceInfo, StimulusMark, StimulusTag};
@@ -130,6 +133,16 @@ pub trait Analyzer: Send + 'static {
     type Update: Send + 'static;
     /// Takes one measurement (in stimulus order) and appends what it changed to `updates`.
     fn on_measurement(&mut self, m: &Measurement, updates: &mut Vec<Self::Update>);
+    /// The processor carried out (or refused) a rejection this analyzer asked for.
+    fn on_rejection(&mut self, _r: &Rejection, _updates: &mut Vec<Self::Update>) {}
+    /// Called when no measurement is waiting, at least every few milliseconds: time for
+    /// work that does not wait for a measurement (the examiner's commands, the stimulator's
+    /// schedule).
+    fn on_idle(&mut self, _updates: &mut Vec<Self::Update>) {}
+    /// A request for the processing thread, taken after every call above.
+    fn next_request(&mut self) -> Option<RejectRequest> {
+        None
+    }
 }
 
 /// An analyzer that does nothing.
@@ -181,6 +194,8 @@ pub enum Event<U> {
     },
     /// Samples were lost.
     Gap(GapRecord),
+    /// A measured sweep was rejected (or the rejection refused).
+    Rejected(Rejection),
     /// Periodic progress.
     Progress(Progress),
 }
@@ -451,13 +466,17 @@ pub fn thread_cpu_time_s() -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
-struct MeasEvent {
-    m: Measurement,
-    arrival: Option<Instant>,
+enum MeasEvent {
+    Measurement {
+        m: Measurement,
+        arrival: Option<Instant>,
+    },
+    Rejected(Rejection),
 }
 
 enum RecMsg {
     Measurement(Measurement),
+    Rejected(Rejection),
 }
 
 struct ProcReport {
@@ -578,6 +597,7 @@ where
     let (out_tx, out_rx) = bounded::<Event<A::Update>>(cap);
     let (ana_tx, ana_rx) = bounded::<MeasEvent>(cap);
     let (recm_tx, recm_rx) = bounded::<RecMsg>(cap);
+    let (req_tx, req_rx) = bounded::<RejectRequest>(64);
     let (fin_tx, fin_rx) = bounded::<(String, String)>(1);
 
     let started = Instant::now();
@@ -601,14 +621,37 @@ where
         let mut work = LatencyHistogram::new();
         let mut updates = Vec::new();
         let mut dropped = 0u64;
-        while let Some(ev) = poll_recv(&ana_rx, ANALYSIS_POLL) {
-            let t0 = Instant::now();
-            analyzer.on_measurement(&ev.m, &mut updates);
-            let t1 = Instant::now();
-            work.record(t1 - t0);
-            let latency = ev.arrival.map(|a| t1.saturating_duration_since(a));
-            if let Some(l) = latency {
-                verdict.record(l);
+        loop {
+            let ev = match ana_rx.try_recv() {
+                Ok(ev) => Some(ev),
+                Err(crossbeam_channel::TryRecvError::Empty) => None,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => break,
+            };
+            let latency = match ev {
+                Some(MeasEvent::Measurement { m, arrival }) => {
+                    let t0 = Instant::now();
+                    analyzer.on_measurement(&m, &mut updates);
+                    let t1 = Instant::now();
+                    work.record(t1 - t0);
+                    let latency = arrival.map(|a| t1.saturating_duration_since(a));
+                    if let Some(l) = latency {
+                        verdict.record(l);
+                    }
+                    latency
+                }
+                Some(MeasEvent::Rejected(r)) => {
+                    analyzer.on_rejection(&r, &mut updates);
+                    None
+                }
+                None => {
+                    analyzer.on_idle(&mut updates);
+                    None
+                }
+            };
+            while let Some(r) = analyzer.next_request() {
+                // A full request channel means the processing thread is not running; the
+                // request is dropped and the analyzer hears of no outcome.
+                let _ = req_tx.try_send(r);
             }
             let any = !updates.is_empty();
             for update in updates.drain(..) {
@@ -621,6 +664,9 @@ where
             }
             if any {
                 out_wake_a.unpark();
+            }
+            if ev.is_none() {
+                std::thread::park_timeout(ANALYSIS_POLL);
             }
         }
         (analyzer, verdict, work, dropped)
@@ -663,7 +709,7 @@ where
     };
     let proc_thread = spawn("ncs-processing", move || {
         process(
-            processor, proc_rx, rec_tx, out_tx, ana_tx, recm_tx, wake, hooks, proc_cfg,
+            processor, proc_rx, rec_tx, out_tx, ana_tx, recm_tx, req_rx, wake, hooks, proc_cfg,
         )
     })?;
 
@@ -859,6 +905,22 @@ struct Emitter<U> {
 }
 
 impl<U> Emitter<U> {
+    fn rejected(&mut self, r: Rejection) {
+        if let Err(TrySendError::Full(_)) = self.ana.try_send(MeasEvent::Rejected(r)) {
+            self.dropped.analysis += 1;
+        }
+        if let Err(TrySendError::Full(_)) = self.out.try_send(Event::Rejected(r)) {
+            self.dropped.output += 1;
+        }
+        if self.recording {
+            if let Err(TrySendError::Full(_)) = self.recm.try_send(RecMsg::Rejected(r)) {
+                self.dropped.recorder += 1;
+            }
+        }
+        self.wake.analysis.unpark();
+        self.wake.output.unpark();
+    }
+
     fn emit(&mut self, sink: &mut Collect, arrival: Option<Instant>) {
         if sink.buf.is_empty() {
             return;
@@ -873,7 +935,9 @@ impl<U> Emitter<U> {
             if m.response.flags.contains(ncs_cmap::Flag::DataGap) {
                 self.incomplete += 1;
             }
-            if let Err(TrySendError::Full(_)) = self.ana.try_send(MeasEvent { m, arrival }) {
+            if let Err(TrySendError::Full(_)) =
+                self.ana.try_send(MeasEvent::Measurement { m, arrival })
+            {
                 self.dropped.analysis += 1;
             }
             if let Err(TrySendError::Full(_)) = self.out.try_send(Event::Measurement { m, latency })
@@ -899,6 +963,7 @@ fn process<U: Send + 'static>(
     out: Sender<Event<U>>,
     ana: Sender<MeasEvent>,
     recm: Sender<RecMsg>,
+    requests: Receiver<RejectRequest>,
     wake: Wake,
     hooks: Option<Arc<dyn Hooks>>,
     ctx: ProcCtx,
@@ -933,6 +998,10 @@ fn process<U: Send + 'static>(
     }
     let mut ended = false;
     while !ended {
+        // The examiner's rejections, in the order asked, between blocks.
+        while let Ok(r) = requests.try_recv() {
+            em.rejected(processor.reject(&r));
+        }
         let Some(popped) = rx.pop(&mut frames, ch, &mut marks) else {
             if !rx.producer_alive() {
                 // The acquisition thread died without an end record.
@@ -1046,6 +1115,7 @@ fn record(
         mut writer,
         mut table,
         finisher,
+        commands,
     } = rec;
     let ch = info.channels;
     let mut report = RecorderReport {
@@ -1103,7 +1173,7 @@ fn record(
                 for m in &marks {
                     if error.is_none() {
                         let tag = m.tag.and_then(|t| tags.get(t as usize));
-                        let st = stimulus_row(info, m.sample_index, tag);
+                        let st = stimulus_row(info, m, tag);
                         if let Err(e) = writer.append_stimulus(&st) {
                             fail(e, &mut error);
                         }
@@ -1120,6 +1190,15 @@ fn record(
         }
         loop {
             match recm.try_recv() {
+                Ok(RecMsg::Rejected(r)) => {
+                    busy = true;
+                    if error.is_none() && r.outcome == crate::processor::RejectOutcome::Rejected {
+                        let t = crate::recorder::stimulus_time_s(info, r.sample_index);
+                        if let Err(e) = writer.reject_stimulus(t) {
+                            fail(e, &mut error);
+                        }
+                    }
+                }
                 Ok(RecMsg::Measurement(m)) => {
                     busy = true;
                     if let Some((name, row)) = &mut table {
@@ -1140,6 +1219,9 @@ fn record(
                 }
             }
         }
+        if let Some(c) = &commands {
+            busy |= apply_commands(c, &mut writer, &mut error);
+        }
         if last_flush.elapsed() >= Duration::from_secs(1) {
             last_flush = Instant::now();
             if error.is_none() {
@@ -1153,7 +1235,12 @@ fn record(
         }
     }
     // The only blocking receive: the recorder is not on the sample path.
-    if let Ok((latency, summary)) = fin.recv() {
+    let fin = fin.recv();
+    // The analysis thread has ended by now: what it asked for is all queued.
+    if let Some(c) = &commands {
+        apply_commands(c, &mut writer, &mut error);
+    }
+    if let Ok((latency, summary)) = fin {
         if error.is_none() {
             for (k, v) in [(LATENCY_TEXT, latency), (SUMMARY_TEXT, summary)] {
                 if let Err(e) = writer.set_text(k, &v) {
@@ -1193,6 +1280,38 @@ fn poll_recv<T>(rx: &Receiver<T>, idle: Duration) -> Option<T> {
             Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
         }
     }
+}
+
+/// Writes every queued [`RecorderCommand`]; returns whether there was any.
+fn apply_commands(
+    c: &Receiver<crate::recorder::RecorderCommand>,
+    writer: &mut ncs_io::SessionWriter,
+    error: &mut Option<String>,
+) -> bool {
+    use crate::recorder::RecorderCommand;
+    let mut any = false;
+    while let Ok(cmd) = c.try_recv() {
+        any = true;
+        if error.is_some() {
+            continue;
+        }
+        let r = match &cmd {
+            RecorderCommand::Row { table, values } => writer.append_row(table, values),
+            RecorderCommand::SiteDistance {
+                nerve,
+                side,
+                site,
+                distance_mm,
+            } => writer
+                .set_site_distance(nerve, side, site, *distance_mm)
+                .map(|_| ()),
+            RecorderCommand::Text { name, text } => writer.set_text(name, text),
+        };
+        if let Err(e) = r {
+            fail(e, error);
+        }
+    }
+    any
 }
 
 fn fail(e: ncs_io::NwbError, error: &mut Option<String>) {

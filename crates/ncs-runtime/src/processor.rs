@@ -132,6 +132,9 @@ pub struct Measurement {
     pub stimulus_time_s: f64,
     /// Index into the source's tags, when known.
     pub tag: Option<u32>,
+    /// Intensity of this stimulus (mA) as its mark gave it, which takes precedence over the
+    /// tag's intensity.
+    pub intensity_ma: Option<f64>,
     /// Channel measured.
     pub channel: usize,
     /// Motor or sensory (sensory responses are measured on the running average of their site).
@@ -160,6 +163,44 @@ pub struct MarkersMs {
     pub positive_peak: Option<f64>,
     /// Final return to baseline.
     pub end: Option<f64>,
+}
+
+/// The examiner's rejection of a sweep already measured (by its order in the stream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RejectRequest {
+    /// [`Measurement::seq`] of the sweep.
+    pub seq: u64,
+    /// Its stimulus frame.
+    pub sample_index: u64,
+    /// Its tag (which says whether it went into a sensory average).
+    pub tag: Option<u32>,
+}
+
+/// What became of a [`RejectRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectOutcome {
+    /// The sweep is out: a motor sweep is simply dropped, a sensory sweep was taken out of its
+    /// site's running average exactly.
+    Rejected,
+    /// A sensory sweep that newer sweeps of its site were averaged after: it can no longer be
+    /// taken out exactly, so the rejection is refused.
+    NotLastInAverage,
+    /// No sweep with that order was measured.
+    Unknown,
+}
+
+/// A rejection as the processor carried it out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rejection {
+    /// [`Measurement::seq`] of the sweep.
+    pub seq: u64,
+    /// Its stimulus frame.
+    pub sample_index: u64,
+    /// Its stimulus instant on the session clock (s), as in its measurement.
+    pub stimulus_time_s: f64,
+    /// What happened.
+    pub outcome: RejectOutcome,
 }
 
 /// Receives measurements as sweeps complete.
@@ -197,6 +238,7 @@ struct Pending {
     seq: u64,
     sample: u64,
     tag: Option<u32>,
+    intensity_ua: Option<u32>,
 }
 
 /// The streaming stimulus-locked processor. See the module docs.
@@ -227,6 +269,8 @@ pub struct Processor {
     sensory: Measurer,
     scratch: Scratch,
     averagers: Vec<Averager>,
+    /// Per average: the order of the last sweep added.
+    averaged_last: Vec<Option<u64>>,
     trigger: Option<(TriggerDetector, TriggerState, usize)>,
     artefact: Option<(ArtefactDetector, ArtefactState, usize)>,
     channel_buf: Vec<f64>,
@@ -326,6 +370,7 @@ impl Processor {
         }
         let len = pre + post;
         let averagers = (0..groups.len()).map(|_| Averager::new(len, pre)).collect();
+        let averaged_last = vec![None; groups.len()];
         let trigger = match &cfg.detection {
             Detection::Trigger { channel, config } => {
                 check_channel("trigger channel".into(), *channel)?;
@@ -378,6 +423,7 @@ impl Processor {
             sensory,
             scratch,
             averagers,
+            averaged_last,
             trigger,
             artefact,
             channel_buf: Vec::with_capacity(cfg.max_block_frames),
@@ -500,12 +546,12 @@ impl Processor {
         self.written = start + n as u64;
         if self.cfg.detection == Detection::Marks {
             for m in marks {
-                self.enqueue(m.sample_index, m.tag, sink);
+                self.enqueue(m.sample_index, m.tag, m.intensity_ua, sink);
             }
         } else {
             for k in 0..self.found.len() {
                 let i = self.found[k];
-                self.enqueue(i, None, sink);
+                self.enqueue(i, None, None, sink);
             }
         }
         self.complete(false, sink);
@@ -519,13 +565,49 @@ impl Processor {
             d.finish(st, |i| found.push(i));
             for k in 0..self.found.len() {
                 let i = self.found[k];
-                self.enqueue(i, None, sink);
+                self.enqueue(i, None, None, sink);
             }
         }
         self.complete(true, sink);
     }
 
-    fn enqueue(&mut self, sample: u64, tag: Option<u32>, sink: &mut dyn MeasurementSink) {
+    /// Rejects a measured sweep: a sensory sweep comes out of its site's running average
+    /// (exactly, when it is the last one added), so later averages are what they would have
+    /// been without it. Allocation-free.
+    pub fn reject(&mut self, r: &RejectRequest) -> Rejection {
+        let stimulus_time_s = self.starting_time_s + r.sample_index as f64 / self.fs;
+        let outcome = if r.seq >= self.seq {
+            RejectOutcome::Unknown
+        } else {
+            let tag = r.tag.filter(|&t| (t as usize) < self.tags.len());
+            match self.channel_and_modality(tag).2 {
+                None => RejectOutcome::Rejected,
+                Some(slot) if self.averaged_last[slot] == Some(r.seq) => {
+                    if self.averagers[slot].remove_last() {
+                        self.averaged_last[slot] = None;
+                        RejectOutcome::Rejected
+                    } else {
+                        RejectOutcome::NotLastInAverage
+                    }
+                }
+                Some(_) => RejectOutcome::NotLastInAverage,
+            }
+        };
+        Rejection {
+            seq: r.seq,
+            sample_index: r.sample_index,
+            stimulus_time_s,
+            outcome,
+        }
+    }
+
+    fn enqueue(
+        &mut self,
+        sample: u64,
+        tag: Option<u32>,
+        intensity_ua: Option<u32>,
+        sink: &mut dyn MeasurementSink,
+    ) {
         if self.pending.len() == self.cfg.max_pending {
             // Keep the newest; the oldest is reported unmeasured rather than silently lost.
             if let Some(old) = self.pending.pop_front() {
@@ -538,6 +620,7 @@ impl Processor {
             seq: self.seq,
             sample,
             tag,
+            intensity_ua,
         });
         self.seq += 1;
         self.stats.stimuli += 1;
@@ -577,6 +660,7 @@ impl Processor {
             sample_index: p.sample,
             stimulus_time_s: self.starting_time_s + p.sample as f64 / self.fs,
             tag: p.tag,
+            intensity_ma: p.intensity_ua.map(|ua| f64::from(ua) / 1000.0),
             channel,
             modality,
             response: Response::default(),
@@ -613,6 +697,7 @@ impl Processor {
                 let avg = &mut self.averagers[slot];
                 // Same shape by construction, so adding cannot fail.
                 let _ = avg.add(&self.sweep, self.pre);
+                self.averaged_last[slot] = Some(p.seq);
                 avg.mean_into(&mut self.average);
                 (&self.average, avg.count())
             }

@@ -9,7 +9,7 @@ use ncs_block::Modality;
 use ncs_io::{ColumnSpec, ColumnType, SessionWriter, TableSpec, Value};
 
 use crate::processor::Measurement;
-use crate::source::{SourceInfo, StimulusTag};
+use crate::source::{SourceInfo, StimulusMark, StimulusTag};
 
 /// Turns one measurement (and its stimulus, when known) into a table row.
 pub type RowFn = Box<dyn FnMut(&Measurement, Option<&StimulusTag>) -> Vec<Value> + Send>;
@@ -27,11 +27,43 @@ pub const SUMMARY_TEXT: &str = "pipeline_summary";
 /// the session just before it is closed, on the recorder thread.
 pub type Finisher = Box<dyn FnOnce(&mut SessionWriter) -> Result<(), ncs_io::NwbError> + Send>;
 
+/// What another thread (the analysis, following the examiner) asks the recorder to write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecorderCommand {
+    /// A row of a table declared in the writer's `SessionMeta::tables`.
+    Row {
+        /// Table name.
+        table: String,
+        /// One value per column.
+        values: Vec<Value>,
+    },
+    /// The distance from a site to the active electrode, entered during the study: applies
+    /// to the stimuli of that site already written and to those to come.
+    SiteDistance {
+        /// Nerve.
+        nerve: String,
+        /// Side.
+        side: String,
+        /// Site.
+        site: String,
+        /// Distance (mm).
+        distance_mm: f64,
+    },
+    /// A named text (set again: the last one wins).
+    Text {
+        /// Name.
+        name: String,
+        /// Text.
+        text: String,
+    },
+}
+
 /// A session being recorded by the pipeline.
 pub struct Recorder {
     pub(crate) writer: SessionWriter,
     pub(crate) table: Option<(String, RowFn)>,
     pub(crate) finisher: Option<Finisher>,
+    pub(crate) commands: Option<crossbeam_channel::Receiver<RecorderCommand>>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -50,7 +82,15 @@ impl Recorder {
             writer,
             table: None,
             finisher: None,
+            commands: None,
         }
+    }
+
+    /// Also writes what arrives on `commands` (examiner actions, distances) as it arrives,
+    /// so that a killed recording keeps it up to its last flush.
+    pub fn with_commands(mut self, commands: crossbeam_channel::Receiver<RecorderCommand>) -> Self {
+        self.commands = Some(commands);
+        self
     }
 
     /// Runs `f` on the writer after every thread has drained (the analysis included) and
@@ -152,14 +192,20 @@ pub fn session_meta(info: &SourceInfo, identifier: &str, start_time: &str) -> nc
 }
 
 /// The stimulus row recorded for a mark.
+/// The session-clock time of frame `sample_index`, computed as the processor computes a
+/// measurement's stimulus time (so that the two compare equal).
+pub(crate) fn stimulus_time_s(info: &SourceInfo, sample_index: u64) -> f64 {
+    info.starting_time_s + sample_index as f64 / info.sample_rate_hz
+}
+
 pub(crate) fn stimulus_row(
     info: &SourceInfo,
-    sample_index: u64,
+    mark: &StimulusMark,
     tag: Option<&StimulusTag>,
 ) -> ncs_io::Stimulus {
     let t = tag.cloned().unwrap_or_default();
     ncs_io::Stimulus {
-        time_s: info.starting_time_s + sample_index as f64 / info.sample_rate_hz,
+        time_s: stimulus_time_s(info, mark.sample_index),
         nerve: t.nerve,
         side: t.side,
         site: t.site,
@@ -169,7 +215,7 @@ pub(crate) fn stimulus_row(
         }),
         distance_mm: t.distance_mm,
         channel: t.channel.filter(|&c| c < info.channels),
-        intensity_ma: t.intensity_ma,
+        intensity_ma: mark.intensity_ma().or(t.intensity_ma),
     }
 }
 

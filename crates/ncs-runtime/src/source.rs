@@ -47,6 +47,38 @@ pub struct StimulusMark {
     pub sample_index: u64,
     /// Index into the source's [`Source::tags`], when the source knows what the stimulus was.
     pub tag: Option<u32>,
+    /// Intensity of this stimulus (µA), when the source knows it for this stimulus alone (a
+    /// stimulator it fired, an intensity the examiner entered); it takes precedence over the
+    /// tag's intensity.
+    pub intensity_ua: Option<u32>,
+}
+
+impl StimulusMark {
+    /// A mark at `sample_index` referring to tag `tag`, with no intensity of its own.
+    pub fn new(sample_index: u64, tag: Option<u32>) -> Self {
+        StimulusMark {
+            sample_index,
+            tag,
+            intensity_ua: None,
+        }
+    }
+
+    /// The intensity in mA, when the mark carries one.
+    pub fn intensity_ma(&self) -> Option<f64> {
+        self.intensity_ua.map(|ua| f64::from(ua) / 1000.0)
+    }
+}
+
+/// A request to fire the stimulator, for sources that can ([`Source::can_fire`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FireRequest<'a> {
+    /// Intensity (mA).
+    pub intensity_ma: f64,
+    /// Pulse width (µs).
+    pub pulse_width_us: u16,
+    /// Where the examiner has placed the stimulating electrode, when known: a simulated
+    /// patient responds from that nerve and site; hardware ignores it.
+    pub placement: Option<&'a StimulusTag>,
 }
 
 /// Why a source could not deliver.
@@ -100,6 +132,22 @@ pub trait Source: Send {
         frames: &mut [f32],
         marks: &mut Vec<StimulusMark>,
     ) -> Result<ReadOutcome, SourceError>;
+
+    /// Whether the source can fire a stimulator ([`Source::fire`]).
+    fn can_fire(&self) -> bool {
+        false
+    }
+
+    /// Fires the stimulator now; the stimulus instant comes back as a mark carrying the
+    /// request's intensity in a later `read`. Called on the acquisition thread between reads:
+    /// it must not block for long or allocate.
+    fn fire(&mut self, request: &FireRequest<'_>) -> Result<(), SourceError> {
+        let _ = request;
+        Err(SourceError::Failed(format!(
+            "{} cannot fire a stimulator",
+            self.info().description
+        )))
+    }
 }
 
 /// A boxed source is a source, so a command can pick one at run time.
@@ -118,5 +166,13 @@ impl<S: Source + ?Sized> Source for Box<S> {
         marks: &mut Vec<StimulusMark>,
     ) -> Result<ReadOutcome, SourceError> {
         (**self).read(frames, marks)
+    }
+
+    fn can_fire(&self) -> bool {
+        (**self).can_fire()
+    }
+
+    fn fire(&mut self, request: &FireRequest<'_>) -> Result<(), SourceError> {
+        (**self).fire(request)
     }
 }

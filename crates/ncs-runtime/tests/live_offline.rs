@@ -74,9 +74,8 @@ fn live_equals_offline_equals_replay() {
             .rows
             .iter()
             .enumerate()
-            .map(|(k, r)| ncs_runtime::StimulusMark {
-                sample_index: (r.time_s * fs).round() as u64,
-                tag: Some(k as u32),
+            .map(|(k, r)| {
+                ncs_runtime::StimulusMark::new((r.time_s * fs).round() as u64, Some(k as u32))
             })
             .collect(),
     };

@@ -210,8 +210,5 @@ fn bad_settings_are_refused_with_the_rule() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("ring_frames"), "{e}");
-    let _ = StimulusMark {
-        sample_index: 0,
-        tag: None,
-    };
+    let _ = StimulusMark::new(0, None);
 }

@@ -108,10 +108,9 @@ fn stalled_consumer_loses_an_exact_gap_and_flags_only_its_sweeps() {
         marks: (0..repeats)
             .flat_map(|r| {
                 let (marks, n) = (&rec.marks, rec.frames());
-                marks.iter().map(move |m| ncs_runtime::StimulusMark {
-                    sample_index: m.sample_index + r * n,
-                    tag: m.tag,
-                })
+                marks
+                    .iter()
+                    .map(move |m| ncs_runtime::StimulusMark::new(m.sample_index + r * n, m.tag))
             })
             .collect(),
     };

@@ -153,10 +153,7 @@ impl MemorySource {
             return None;
         }
         let m = self.marks[k % per];
-        Some(StimulusMark {
-            sample_index: m.sample_index + rep * self.frames,
-            tag: m.tag,
-        })
+        Some(StimulusMark::new(m.sample_index + rep * self.frames, m.tag))
     }
 
     /// Appends the marks in `[first, end)` (within the capacity the caller reserved).

@@ -115,10 +115,7 @@ impl SessionSource {
                 break;
             }
             if s >= first && marks.len() < marks.capacity() {
-                marks.push(StimulusMark {
-                    sample_index: s,
-                    tag: Some(tag),
-                });
+                marks.push(StimulusMark::new(s, Some(tag)));
             }
             self.next_mark += 1;
         }

@@ -120,10 +120,7 @@ impl Source for SimSource {
                 break;
             }
             if marks.len() < marks.capacity() {
-                marks.push(StimulusMark {
-                    sample_index: s,
-                    tag: Some(self.next_mark as u32),
-                });
+                marks.push(StimulusMark::new(s, Some(self.next_mark as u32)));
             }
             self.next_mark += 1;
         }
