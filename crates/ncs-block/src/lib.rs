@@ -6,6 +6,7 @@ pub mod names;
 pub mod normals;
 pub mod observation;
 pub mod patient;
+pub mod protocols;
 pub mod segment;
 pub mod select;
 pub mod study;
@@ -19,4 +20,6 @@ pub use observation::{Observation, ObservationError};
 pub use patient::{ClinicalFindings, FindingsError, PatientSummary};
 pub use segment::{DetectorOptions, SegmentVerdict, SubmaximalPolicy};
 pub use select::Selection;
-pub use study::{Modality, NerveProtocol, SiteProtocol, Study, StudyError};
+pub use study::{
+    IntensityPlan, Modality, NerveProtocol, SiteProtocol, StimulationPlan, Study, StudyError,
+};

@@ -20,9 +20,14 @@ fn median_study() -> Study {
                 .map(|(n, d)| SiteProtocol {
                     name: (*n).into(),
                     distance_mm: *d,
+                    intensity: None,
+                    sweeps: None,
                 })
                 .collect(),
+            intensity: None,
+            sweeps: None,
         }],
+        stimulation: Default::default(),
     }
 }
 

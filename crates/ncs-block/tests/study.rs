@@ -2,8 +2,8 @@
 
 use crate::common::{obs, resp, says};
 use ncs_block::{
-    BlockDetector, CriteriaSet, Grade, Modality, NormalValues, NullSink, ObservationError, Study,
-    StudyError,
+    BlockDetector, CriteriaSet, Grade, IntensityPlan, Modality, NormalValues, NullSink,
+    ObservationError, Study, StudyError,
 };
 
 fn normals() -> NormalValues {
@@ -15,7 +15,34 @@ fn protocol_files_load_and_canonicalise() {
     let text =
         std::fs::read_to_string(crate::common::crate_file("protocols/mmn-arm.toml")).expect("read");
     let s = Study::from_toml_str(&text, &normals()).expect("valid");
-    assert_eq!(s.nerves.len(), 7);
+    assert_eq!(s.nerves.len(), 8);
+    let radial = &s.nerves[4];
+    assert_eq!(
+        (radial.name.as_str(), radial.modality),
+        ("radial", Modality::Motor)
+    );
+    assert_eq!(radial.sites.last().map(|x| x.name.as_str()), Some("erb"));
+    // The live-study plan: the file's [stimulation] table, per-nerve ramps, defaults.
+    assert_eq!(s.stimulation.rate_hz, 1.0);
+    assert_eq!(s.stimulation.margin_pct, 20.0);
+    assert_eq!(
+        s.intensity_plan(4, 0),
+        IntensityPlan::Ramp {
+            start_ma: 10.0,
+            step_ma: 5.0,
+            max_ma: 75.0
+        }
+    );
+    assert_eq!(
+        s.intensity_plan(0, 0),
+        IntensityPlan::default_for(Modality::Motor)
+    );
+    assert_eq!(s.sweeps(0, 0), 2);
+    assert_eq!(
+        s.sweeps(5, 0),
+        10,
+        "sensory sweeps are averaged 10 at a time"
+    );
     let ulnar = &s.nerves[1];
     assert_eq!(ulnar.name, "ulnar");
     let names: Vec<&str> = ulnar.sites.iter().map(|x| x.name.as_str()).collect();
@@ -279,4 +306,61 @@ conduction_velocity_m_s = 60
     )
     .expect_err("zero");
     assert!(e.to_string().contains("got 0"), "{e}");
+}
+
+#[test]
+fn stimulation_plans_are_checked() {
+    let plan = |extra: &str, site: &str| {
+        format!(
+            "{extra}\n[[nerve]]\nname = \"median\"\nside = \"right\"\nmodality = \"motor\"\nchannel = 0\nsites = [{{ name = \"wrist\", distance_mm = 70{site} }}]\n"
+        )
+    };
+    let ok = Study::from_toml_str(
+        &plan(
+            "[stimulation]\nrate_hz = 2.0\nauto_advance = true",
+            ", intensity = \"manual\", sweeps = 3",
+        ),
+        &normals(),
+    )
+    .expect("valid");
+    assert!(ok.stimulation.auto_advance);
+    assert!(matches!(ok.intensity_plan(0, 0), IntensityPlan::Manual(_)));
+    assert_eq!(ok.sweeps(0, 0), 3);
+    let fixed = Study::from_toml_str(&plan("", ", intensity = { ma = 15 }"), &normals()).unwrap();
+    assert_eq!(
+        fixed.intensity_plan(0, 0),
+        IntensityPlan::Fixed { ma: 15.0 }
+    );
+    for (extra, site, says) in [
+        ("[stimulation]\nrate_hz = 0.0", "", "rate_hz must be > 0"),
+        (
+            "[stimulation]\nmargin_pct = 150.0",
+            "",
+            "margin_pct must be between",
+        ),
+        (
+            "[stimulation]\nmotor_sweeps = 0",
+            "",
+            "motor_sweeps must be between 1",
+        ),
+        (
+            "",
+            ", intensity = { start_ma = 50, step_ma = 5, max_ma = 20 }",
+            "start_ma <= max_ma",
+        ),
+        (
+            "",
+            ", intensity = { start_ma = 5, step_ma = 0, max_ma = 20 }",
+            "step_ma must be > 0",
+        ),
+        ("", ", intensity = { ma = 500 }", "<= 100 mA"),
+        (
+            "",
+            ", sweeps = 0",
+            "sweeps must be between 1 and 1000, got 0",
+        ),
+    ] {
+        let e = Study::from_toml_str(&plan(extra, site), &normals()).unwrap_err();
+        assert!(e.to_string().contains(says), "{extra} {site}: {e}");
+    }
 }
