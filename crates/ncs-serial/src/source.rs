@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use firmware_bridge::{
     encode_command, Command, Decoder, DeviceInfo, Frame, Response, Stats as DecoderStats,
@@ -101,13 +101,75 @@ pub struct SerialStats {
     pub restarts: u64,
     /// Commands the device refused.
     pub nacks: u64,
+    /// Data frames delivered with a saturation bit set (a channel reached an ADC rail).
+    pub saturated_frames: u64,
+    /// Data frames delivered with a lead-off bit set (an electrode was off).
+    pub lead_off_frames: u64,
+}
+
+/// Number of counters in [`SerialStats`].
+const COUNTERS: usize = 16;
+
+/// Saturation and lead-off ranges readable from other threads; later ones are counted in
+/// [`SerialStats`] and listed by [`SerialSource::events`] only.
+pub const LIVE_STATUS_RANGES: usize = 32;
+
+/// Events kept by [`SerialSource::events`] (reserved when the source opens, so that noting
+/// one never allocates on the acquisition thread); later ones are only counted.
+pub const MAX_EVENTS: usize = 4096;
+
+/// One status range as three words: first sample, sample-frames, kind << 32 | channel bits.
+#[derive(Debug, Default)]
+struct StatusSlot {
+    first: AtomicU64,
+    count: AtomicU64,
+    meta: AtomicU64,
+}
+
+/// Which status bit a range is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatusKind {
+    Saturation = 0,
+    LeadOff = 1,
+}
+
+impl StatusKind {
+    fn event(self, first_sample: u64, count: u64, channels: u32) -> LinkEvent {
+        match self {
+            Self::Saturation => LinkEvent::Saturation {
+                first_sample,
+                count,
+                channels,
+            },
+            Self::LeadOff => LinkEvent::LeadOff {
+                first_sample,
+                count,
+                channels,
+            },
+        }
+    }
 }
 
 /// The same counts, readable from another thread while the source runs (`ncs acquire` shows
-/// them live). Updated at the end of every `read`.
+/// them live), with the first [`LIVE_STATUS_RANGES`] saturation and lead-off ranges. Counts
+/// are updated at the end of every `read`, ranges as frames are decoded; a single writer
+/// (the source) and atomics, so neither side ever waits.
 #[derive(Debug, Default)]
 pub struct LiveStats {
-    fields: [AtomicU64; 14],
+    fields: [AtomicU64; COUNTERS],
+    status: [StatusSlot; LIVE_STATUS_RANGES],
+    /// Slots published (written before this is raised).
+    status_len: AtomicU64,
+}
+
+/// What [`LiveStats::report`] gives: the counts and the status ranges, as stored in a session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkReport {
+    /// The counts.
+    #[serde(flatten)]
+    pub stats: SerialStats,
+    /// Saturation and lead-off ranges (the first [`LIVE_STATUS_RANGES`]), in order.
+    pub status: Vec<LinkEvent>,
 }
 
 impl LiveStats {
@@ -117,9 +179,67 @@ impl LiveStats {
         }
     }
 
+    /// Publishes a new range; returns its slot, or `None` when all are taken.
+    fn open_status(
+        &self,
+        kind: StatusKind,
+        first: u64,
+        count: u64,
+        channels: u32,
+    ) -> Option<usize> {
+        let i = self.status_len.load(Ordering::Relaxed) as usize;
+        let slot = self.status.get(i)?;
+        slot.first.store(first, Ordering::Relaxed);
+        slot.count.store(count, Ordering::Relaxed);
+        slot.meta
+            .store((kind as u64) << 32 | u64::from(channels), Ordering::Relaxed);
+        self.status_len.store(i as u64 + 1, Ordering::Release);
+        Some(i)
+    }
+
+    /// Extends a published range (a reader may see the count before the channels: both only
+    /// grow).
+    fn extend_status(&self, i: usize, count: u64, channels: u32) {
+        if let Some(slot) = self.status.get(i) {
+            slot.count.store(count, Ordering::Relaxed);
+            let kind = slot.meta.load(Ordering::Relaxed) >> 32;
+            slot.meta
+                .store(kind << 32 | u64::from(channels), Ordering::Relaxed);
+        }
+    }
+
+    /// The saturation and lead-off ranges published so far, as [`LinkEvent`]s.
+    pub fn status_ranges(&self) -> Vec<LinkEvent> {
+        let n = self.status_len.load(Ordering::Acquire) as usize;
+        self.status[..n.min(LIVE_STATUS_RANGES)]
+            .iter()
+            .map(|slot| {
+                let meta = slot.meta.load(Ordering::Relaxed);
+                let kind = if meta >> 32 == StatusKind::LeadOff as u64 {
+                    StatusKind::LeadOff
+                } else {
+                    StatusKind::Saturation
+                };
+                kind.event(
+                    slot.first.load(Ordering::Relaxed),
+                    slot.count.load(Ordering::Relaxed),
+                    meta as u32,
+                )
+            })
+            .collect()
+    }
+
+    /// Counts and status ranges together (what `ncs acquire` shows and stores).
+    pub fn report(&self) -> LinkReport {
+        LinkReport {
+            stats: self.snapshot(),
+            status: self.status_ranges(),
+        }
+    }
+
     /// The counts as of the last `read`.
     pub fn snapshot(&self) -> SerialStats {
-        let v: [u64; 14] = std::array::from_fn(|i| self.fields[i].load(Ordering::Relaxed));
+        let v: [u64; COUNTERS] = std::array::from_fn(|i| self.fields[i].load(Ordering::Relaxed));
         SerialStats {
             bytes_received: v[0],
             data_frames: v[1],
@@ -135,11 +255,13 @@ impl LiveStats {
             stalls: v[11],
             restarts: v[12],
             nacks: v[13],
+            saturated_frames: v[14],
+            lead_off_frames: v[15],
         }
     }
 }
 
-fn stats_array(s: &SerialStats) -> [u64; 14] {
+fn stats_array(s: &SerialStats) -> [u64; COUNTERS] {
     [
         s.bytes_received,
         s.data_frames,
@@ -155,6 +277,8 @@ fn stats_array(s: &SerialStats) -> [u64; 14] {
         s.stalls,
         s.restarts,
         s.nacks,
+        s.saturated_frames,
+        s.lead_off_frames,
     ]
 }
 
@@ -182,7 +306,38 @@ pub enum LinkEvent {
         sample: u64,
         /// Time from the failure to the device answering again (ms).
         down_ms: u64,
+        /// When the device answered again (wall clock, µs since the Unix epoch), to compare
+        /// with when the device came back.
+        at_unix_us: u64,
     },
+    /// Frames with saturation bits: a channel reached an ADC rail in these samples.
+    Saturation {
+        /// First sample of the first such frame.
+        first_sample: u64,
+        /// Sample-frames covered (consecutive frames make one range).
+        count: u64,
+        /// Channels named (bit *c* = channel *c*), over the whole range.
+        channels: u32,
+    },
+    /// Frames with lead-off bits: an electrode was off during these samples.
+    LeadOff {
+        /// First sample of the first such frame.
+        first_sample: u64,
+        /// Sample-frames covered (consecutive frames make one range).
+        count: u64,
+        /// Channels named (bit *c* = channel *c*), over the whole range.
+        channels: u32,
+    },
+}
+
+/// A status range still growing: where its event and its live slot are, and where it ends.
+#[derive(Debug, Clone, Copy)]
+struct OpenStatus {
+    event: Option<usize>,
+    slot: Option<usize>,
+    end: u64,
+    count: u64,
+    channels: u32,
 }
 
 /// Decoded data waiting for `read`, and the stream bookkeeping; apart from the decoder so the
@@ -202,12 +357,23 @@ struct Sink {
     stats: SerialStats,
     events: Vec<LinkEvent>,
     got_data: bool,
+    live: Arc<LiveStats>,
+    /// The saturation and lead-off ranges that the next frame may extend.
+    open_status: [Option<OpenStatus>; 2],
 }
 
 impl Sink {
     /// Session index of the next sample expected.
     fn next_session(&self) -> u64 {
         self.offset + self.expect.map_or(0, |(e, _)| e)
+    }
+
+    /// Notes an event if there is room left (the list never grows past its reservation).
+    fn event(&mut self, e: LinkEvent) -> Option<usize> {
+        (self.events.len() < MAX_EVENTS).then(|| {
+            self.events.push(e);
+            self.events.len() - 1
+        })
     }
 
     fn lost(&mut self, first: u64, count: u64, reason: &'static str) {
@@ -218,10 +384,42 @@ impl Sink {
         self.stats.sequence_gaps += 1;
         self.stats.lost_samples += count;
         self.queue.push_lost(first, count);
-        self.events.push(LinkEvent::Gap {
+        self.event(LinkEvent::Gap {
             first_sample: first,
             count,
             reason,
+        });
+    }
+
+    /// A delivered frame of `count` samples from session index `first` carried status bits
+    /// `channels` of `kind`: counted, and added to the range it continues or a new one.
+    fn status(&mut self, kind: StatusKind, first: u64, count: u64, channels: u32) {
+        match kind {
+            StatusKind::Saturation => self.stats.saturated_frames += 1,
+            StatusKind::LeadOff => self.stats.lead_off_frames += 1,
+        }
+        let open = &mut self.open_status[kind as usize];
+        if let Some(o) = open.as_mut().filter(|o| o.end == first) {
+            o.end += count;
+            o.count += count;
+            o.channels |= channels;
+            let o = *o;
+            if let Some(i) = o.event {
+                self.events[i] = kind.event(o.end - o.count, o.count, o.channels);
+            }
+            if let Some(i) = o.slot {
+                self.live.extend_status(i, o.count, o.channels);
+            }
+            return;
+        }
+        let slot = self.live.open_status(kind, first, count, channels);
+        let event = self.event(kind.event(first, count, channels));
+        self.open_status[kind as usize] = Some(OpenStatus {
+            event,
+            slot,
+            end: first + count,
+            count,
+            channels,
         });
     }
 
@@ -261,6 +459,12 @@ impl Sink {
                 if frame.samples_into(&mut self.counts).is_err() {
                     return;
                 }
+                if h.saturation != 0 {
+                    self.status(StatusKind::Saturation, first, keep, h.saturation);
+                }
+                if h.lead_off != 0 {
+                    self.status(StatusKind::LeadOff, first, keep, h.lead_off);
+                }
                 let vpc = self.volts_per_count;
                 let take = keep as usize * self.channels;
                 self.queue.push_frames(
@@ -271,10 +475,8 @@ impl Sink {
                 );
                 for &m in h.marks.as_slice() {
                     if u64::from(m) < keep {
-                        self.queue.push_mark(StimulusMark {
-                            sample_index: first + u64::from(m),
-                            tag: None,
-                        });
+                        self.queue
+                            .push_mark(StimulusMark::new(first + u64::from(m), None));
                     }
                 }
             }
@@ -352,6 +554,7 @@ impl SerialSource {
         }
         let path = cfg.port.resolve()?;
         let port = open_port(&path, cfg.baud, READ_TIMEOUT)?;
+        let live = Arc::new(LiveStats::default());
         let placeholder = DeviceInfo {
             channels: 1,
             max_channels: 1,
@@ -379,8 +582,10 @@ impl SerialSource {
                 answer: None,
                 counts: Vec::new(),
                 stats: SerialStats::default(),
-                events: Vec::new(),
+                events: Vec::with_capacity(MAX_EVENTS),
                 got_data: false,
+                live: Arc::clone(&live),
+                open_status: [None; 2],
             },
             device: placeholder,
             info: SourceInfo {
@@ -398,7 +603,7 @@ impl SerialSource {
             away: None,
             resuming: None,
             ended: false,
-            live: Arc::new(LiveStats::default()),
+            live,
             cfg,
         };
         // A device left streaming by an earlier session must be quiet before it is configured.
@@ -488,7 +693,8 @@ impl SerialSource {
         Arc::clone(&self.live)
     }
 
-    /// Gaps, stalls and reconnections so far, in order.
+    /// Gaps, stalls, reconnections and saturation / lead-off ranges so far, in order (the
+    /// first [`MAX_EVENTS`]).
     pub fn events(&self) -> &[LinkEvent] {
         &self.sink.events
     }
@@ -690,9 +896,14 @@ impl SerialSource {
                 }
                 self.away = None;
                 self.sink.stats.reconnects += 1;
-                self.sink.events.push(LinkEvent::Reconnect {
-                    sample: self.sink.next_session(),
+                let at_unix_us = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_micros() as u64);
+                let sample = self.sink.next_session();
+                self.sink.event(LinkEvent::Reconnect {
+                    sample,
                     down_ms: since.elapsed().as_millis() as u64,
+                    at_unix_us,
                 });
                 self.last_data = Instant::now();
                 self.stalled = false;
@@ -764,9 +975,8 @@ impl SerialSource {
                     } else if idle > self.cfg.stall_after && !self.stalled {
                         self.stalled = true;
                         self.sink.stats.stalls += 1;
-                        self.sink.events.push(LinkEvent::Stall {
-                            sample: self.sink.next_session(),
-                        });
+                        let sample = self.sink.next_session();
+                        self.sink.event(LinkEvent::Stall { sample });
                     }
                 }
                 Ok(_) => {

@@ -3,6 +3,8 @@
 //! sample rate is stated by the user, and a frame the decoder rejects counts as one lost frame.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use firmware_bridge::byb::{BybConfig, BybDecoder, BybItem};
@@ -27,12 +29,40 @@ pub struct ThirdPartyStats {
     pub events: u64,
 }
 
+/// The same counts, readable from another thread while the source runs (`ncs acquire` shows
+/// them live and stores them in the session). Updated at the end of every `read`.
+#[derive(Debug, Default)]
+pub struct ThirdPartyLive {
+    fields: [AtomicU64; 4],
+}
+
+impl ThirdPartyLive {
+    fn store(&self, s: &ThirdPartyStats) {
+        let v = [s.bytes_received, s.frames, s.rejected, s.events];
+        for (f, v) in self.fields.iter().zip(v) {
+            f.store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// The counts as of the last `read`.
+    pub fn snapshot(&self) -> ThirdPartyStats {
+        let v: [u64; 4] = std::array::from_fn(|i| self.fields[i].load(Ordering::Relaxed));
+        ThirdPartyStats {
+            bytes_received: v[0],
+            frames: v[1],
+            rejected: v[2],
+            events: v[3],
+        }
+    }
+}
+
 /// What both third-party sources share: the decoded frames waiting and the frame clock.
 struct Pending {
     queue: Queue,
     /// Session index of the next frame decoded.
     next: u64,
     stats: ThirdPartyStats,
+    live: Arc<ThirdPartyLive>,
 }
 
 impl Pending {
@@ -41,7 +71,12 @@ impl Pending {
             queue: Queue::new(channels),
             next: 0,
             stats: ThirdPartyStats::default(),
+            live: Arc::default(),
         }
+    }
+
+    fn publish(&self) {
+        self.live.store(&self.stats);
     }
 
     fn push_frame(&mut self, volts: impl Iterator<Item = f32>) {
@@ -59,10 +94,7 @@ impl Pending {
 
     fn mark_next(&mut self) {
         self.stats.events += 1;
-        self.queue.push_mark(StimulusMark {
-            sample_index: self.next,
-            tag: None,
-        });
+        self.queue.push_mark(StimulusMark::new(self.next, None));
     }
 
     fn deliver(&mut self, out: &mut [f32], marks: &mut Vec<StimulusMark>) -> Option<ReadOutcome> {
@@ -168,6 +200,11 @@ impl BybSource {
     pub fn stats(&self) -> ThirdPartyStats {
         self.pending.stats
     }
+
+    /// The counts, shared for reading from another thread.
+    pub fn live_stats(&self) -> Arc<ThirdPartyLive> {
+        Arc::clone(&self.pending.live)
+    }
 }
 
 impl Source for BybSource {
@@ -196,6 +233,7 @@ impl Source for BybSource {
             BybItem::Error(firmware_bridge::byb::BybError::Stray { .. }) => {}
             BybItem::Error(_) => pending.reject(),
         });
+        self.pending.publish();
         Ok(self
             .pending
             .deliver(frames, marks)
@@ -270,6 +308,11 @@ impl TextLineSource {
     pub fn stats(&self) -> ThirdPartyStats {
         self.pending.stats
     }
+
+    /// The counts, shared for reading from another thread.
+    pub fn live_stats(&self) -> Arc<ThirdPartyLive> {
+        Arc::clone(&self.pending.live)
+    }
 }
 
 impl Source for TextLineSource {
@@ -298,6 +341,7 @@ impl Source for TextLineSource {
             Err(_) if !*started => {}
             Err(_) => pending.reject(),
         });
+        self.pending.publish();
         Ok(self
             .pending
             .deliver(frames, marks)

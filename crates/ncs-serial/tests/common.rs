@@ -124,23 +124,36 @@ pub fn assert_contiguous(rec: &Recording, total: u64) {
     assert_eq!(next, total, "the outcomes must cover the stream");
 }
 
-/// What the host must deliver for the first `frames` of the 8-channel study: the emulator's
-/// counts times the device's volts per count.
-pub fn expected(frames: u64, cfg: &AmpConfig) -> (Vec<f32>, Vec<u64>) {
+/// The counts the emulator sends for the first `frames` of the 8-channel study (interleaved),
+/// and the stimuli among them.
+pub fn expected_counts(frames: u64, cfg: &AmpConfig) -> (Vec<i32>, Vec<u64>) {
     let mut study = ncs_sim::StudySource::new(&scenario_8ch()).expect("study");
     assert!(study.total_frames() >= frames, "study must last 30 s");
     let ch = study.channel_count();
     let mut volts = vec![0f32; frames as usize * ch];
     assert_eq!(study.fill(&mut volts), frames as usize);
     let vpc = f64::from(cfg.volts_per_count);
-    for v in &mut volts {
-        *v = (f64::from(quantise(f64::from(*v), vpc, cfg.format)) * vpc) as f32;
-    }
+    let counts = volts
+        .iter()
+        .map(|&v| quantise(f64::from(v), vpc, cfg.format))
+        .collect();
     let stims = study
         .stimuli()
         .iter()
         .map(|s| s.sample_index)
         .filter(|&s| s < frames)
+        .collect();
+    (counts, stims)
+}
+
+/// What the host must deliver for the first `frames` of the 8-channel study: the emulator's
+/// counts times the device's volts per count.
+pub fn expected(frames: u64, cfg: &AmpConfig) -> (Vec<f32>, Vec<u64>) {
+    let (counts, stims) = expected_counts(frames, cfg);
+    let vpc = f64::from(cfg.volts_per_count);
+    let volts = counts
+        .iter()
+        .map(|&c| (f64::from(c) * vpc) as f32)
         .collect();
     (volts, stims)
 }

@@ -4,5 +4,6 @@ mod common;
 mod faults;
 mod ports;
 mod session;
+mod status;
 mod stream;
 mod thirdparty;

@@ -27,6 +27,16 @@ pub struct FaultPlan {
     pub unplug_at: Option<u64>,
     /// Seed of the corruption positions and values.
     pub seed: u64,
+    /// The first data frame starting at or after each of these samples, and the
+    /// `status_frames − 1` frames sent after it, carry saturation bits.
+    pub saturations: Vec<u64>,
+    /// The same for lead-off bits.
+    pub lead_offs: Vec<u64>,
+    /// Data frames each saturation or lead-off lasts (0 is taken as 1).
+    pub status_frames: u32,
+    /// Channels named by the injected status bits (bit *c* = channel *c*; 0 is taken as
+    /// channel 0). Bits of channels the stream does not have are left out.
+    pub status_channels: u32,
 }
 
 impl FaultPlan {
@@ -42,6 +52,12 @@ impl FaultPlan {
         self.drop_frames.sort_unstable();
         self.stalls.sort_unstable();
         self.disconnects.sort_unstable();
+        self.saturations.sort_unstable();
+        self.lead_offs.sort_unstable();
+        self.status_frames = self.status_frames.max(1);
+        if self.status_channels == 0 {
+            self.status_channels = 1;
+        }
         Ok(self)
     }
 
@@ -65,6 +81,11 @@ pub enum FaultEvent {
         frames: u64,
         /// Bytes altered.
         bytes: u32,
+        /// Length of the frame on the wire (bytes).
+        len: u32,
+        /// Each altered byte: its offset in the frame and the XOR mask applied (never 0), so
+        /// a test can rebuild the exact bytes sent.
+        altered: Vec<(u32, u8)>,
     },
     /// A data frame was not sent.
     Drop {
@@ -90,11 +111,37 @@ pub enum FaultEvent {
         frames: u64,
         /// How long the link was down.
         down_ms: u64,
+        /// When the link came back (the new pseudo-terminal open and the stable path pointing
+        /// at it), in µs since the Unix epoch, so a host's reconnection can be timed against it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        back_unix_us: Option<u64>,
     },
     /// The device went away for good; nothing from `first_sample` on was sent.
     Unplug {
         /// First sample not sent.
         first_sample: u64,
+    },
+    /// One data frame was sent with saturation bits set (its samples are unchanged).
+    Saturation {
+        /// Sequence number of the frame.
+        sequence: u32,
+        /// Its first sample.
+        first_sample: u64,
+        /// Its sample-frames (instants).
+        frames: u64,
+        /// The bits set (bit *c* = channel *c*).
+        channels: u32,
+    },
+    /// One data frame was sent with lead-off bits set (its samples are unchanged).
+    LeadOff {
+        /// Sequence number of the frame.
+        sequence: u32,
+        /// Its first sample.
+        first_sample: u64,
+        /// Its sample-frames (instants).
+        frames: u64,
+        /// The bits set (bit *c* = channel *c*).
+        channels: u32,
     },
 }
 
@@ -117,7 +164,10 @@ impl FaultEvent {
                 frames,
                 ..
             } => Some((first_sample, frames)),
-            Self::Stall { .. } | Self::Unplug { .. } => None,
+            Self::Stall { .. }
+            | Self::Unplug { .. }
+            | Self::Saturation { .. }
+            | Self::LeadOff { .. } => None,
         }
     }
 }

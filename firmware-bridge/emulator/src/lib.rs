@@ -527,7 +527,12 @@ impl Amp {
         let mut drops = faults.drop_frames.iter().copied().peekable();
         let mut stalls = faults.stalls.iter().copied().peekable();
         let mut disconnects = faults.disconnects.iter().copied().peekable();
+        let mut saturations = faults.saturations.iter().copied().peekable();
+        let mut lead_offs = faults.lead_offs.iter().copied().peekable();
+        // Data frames still to be sent with saturation / lead-off bits.
+        let (mut saturating, mut leads_off) = (0u32, 0u32);
         let mut corrupt_in = self.rng.skip(faults.corrupt_rate);
+        let mut altered = Vec::new();
 
         let mut channels = self.player.channels() as u8;
         let mut decoder = Decoder::new();
@@ -641,10 +646,15 @@ impl Amp {
                 }
                 std::thread::sleep(down);
                 self.restore_link()?;
+                let back_unix_us = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .ok()
+                    .map(|d| d.as_micros() as u64);
                 self.log.record(FaultEvent::Disconnect {
                     first_sample: first,
                     frames: lost,
                     down_ms: faults.down_ms,
+                    back_unix_us,
                 })?;
                 st.t0 = Instant::now();
                 st.paced = 0;
@@ -666,28 +676,59 @@ impl Amp {
                     ms: faults.stall_ms,
                 })?;
             }
+            // Status bits go on frames that are sent; only channels the stream has can carry
+            // them.
+            let present = u32::MAX >> (32 - u32::from(channels));
+            if saturations.next_if(|&s| first >= s).is_some() {
+                saturating = faults.status_frames;
+            }
+            if lead_offs.next_if(|&s| first >= s).is_some() {
+                leads_off = faults.status_frames;
+            }
+            if saturating > 0 && faults.status_channels & present != 0 {
+                saturating -= 1;
+                header.saturation = faults.status_channels & present;
+                self.log.record(FaultEvent::Saturation {
+                    sequence,
+                    first_sample: first,
+                    frames: n as u64,
+                    channels: header.saturation,
+                })?;
+            }
+            if leads_off > 0 && faults.status_channels & present != 0 {
+                leads_off -= 1;
+                header.lead_off = faults.status_channels & present;
+                self.log.record(FaultEvent::LeadOff {
+                    sequence,
+                    first_sample: first,
+                    frames: n as u64,
+                    channels: header.lead_off,
+                })?;
+            }
             let len =
                 encode_data_frame(&header, &counts, &mut wire).map_err(|e| AmpError::Config {
                     what: "data frame",
                     rule: "must encode",
                     value: e.to_string(),
                 })?;
-            let mut corrupted = 0u32;
             let mut at = corrupt_in;
             while at < len as u64 {
-                wire[at as usize] ^= self.rng.mask();
-                corrupted += 1;
+                let mask = self.rng.mask();
+                wire[at as usize] ^= mask;
+                altered.push((at as u32, mask));
                 at = at
                     .saturating_add(1)
                     .saturating_add(self.rng.skip(faults.corrupt_rate));
             }
             corrupt_in = at.saturating_sub(len as u64);
-            if corrupted > 0 {
+            if !altered.is_empty() {
                 self.log.record(FaultEvent::Corrupt {
                     sequence,
                     first_sample: first,
                     frames: n as u64,
-                    bytes: corrupted,
+                    bytes: altered.len() as u32,
+                    len: len as u32,
+                    altered: std::mem::take(&mut altered),
                 })?;
             }
             let frame = std::mem::take(&mut wire);

@@ -83,6 +83,18 @@ struct Args {
     /// Seed of the byte corruption.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Set saturation bits on the frame at these sample indices (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    saturate_at: Vec<u64>,
+    /// Set lead-off bits on the frame at these sample indices (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    lead_off_at: Vec<u64>,
+    /// Data frames each saturation or lead-off lasts.
+    #[arg(long, default_value_t = 1)]
+    status_frames: u32,
+    /// Channels the status bits name, as a bit mask (1 = channel 0, 5 = channels 0 and 2).
+    #[arg(long, default_value_t = 1)]
+    status_channels: u32,
     /// JSON-lines file receiving every injected fault.
     #[arg(long)]
     fault_log: Option<PathBuf>,
@@ -139,6 +151,10 @@ fn main() -> anyhow::Result<()> {
         down_ms: args.down_ms,
         unplug_at: args.unplug_at,
         seed: args.seed,
+        saturations: args.saturate_at,
+        lead_offs: args.lead_off_at,
+        status_frames: args.status_frames,
+        status_channels: args.status_channels,
     };
     let mut amp = Amp::new(cfg)?;
     let mut out = std::io::stdout().lock();

@@ -144,6 +144,7 @@ fn fault_log_lines_round_trip() {
         first_sample: 5,
         frames: 40,
         down_ms: 200,
+        back_unix_us: None,
     };
     let line = serde_json::to_string(&e).expect("json");
     assert_eq!(
@@ -151,4 +152,106 @@ fn fault_log_lines_round_trip() {
         r#"{"fault":"disconnect","first_sample":5,"frames":40,"down_ms":200}"#
     );
     assert_eq!(e.lost(), Some((5, 40)));
+}
+
+#[test]
+fn binary_sets_status_bits_on_the_frames_it_logs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("faults.jsonl");
+    // One channel: of the mask 0b11 only channel 0's bit can be set.
+    let mut child = Process::new(env!("CARGO_BIN_EXE_ncs-virtual-amp"))
+        .args([
+            "--scenario",
+            "median-worked-example",
+            "--speed",
+            "0",
+            "--saturate-at",
+            "2030",
+            "--lead-off-at",
+            "2100",
+            "--status-frames",
+            "2",
+            "--status-channels",
+            "3",
+        ])
+        .arg("--fault-log")
+        .arg(&log)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("emulator starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    let mut port = serialport::new(line.trim(), 3_000_000)
+        .timeout(Duration::from_millis(50))
+        .open()
+        .expect("host opens the pty");
+    let mut dec = Decoder::new();
+    let started = ask(port.as_mut(), &mut dec, 1, Command::Start);
+    assert!(started
+        .iter()
+        .any(|(r, _)| matches!(r, Some(Response::Ack { .. }))));
+    // (first sample, saturation, lead-off) of the frames up to sample 2200.
+    let mut headers: Vec<(u64, u32, u32)> = Vec::new();
+    let mut buf = [0u8; 4096];
+    let until = Instant::now() + Duration::from_secs(5);
+    while headers.last().is_none_or(|h| h.0 < 2200) && Instant::now() < until {
+        let n = port.read(&mut buf).unwrap_or(0);
+        dec.feed(&buf[..n], |item| {
+            if let Ok(Frame::Data(f)) = item {
+                let h = f.header();
+                headers.push((h.first_sample, h.saturation, h.lead_off));
+            }
+        });
+    }
+    child.kill().expect("stops");
+    let _ = child.wait();
+    // `ask` consumed the frames that came with the Ack (a few hundred samples at most).
+    let first_seen = headers.first().expect("frames arrive").0;
+    assert!(first_seen < 2000, "{first_seen}");
+    let flagged: Vec<(u64, u32, u32)> = headers
+        .iter()
+        .copied()
+        .filter(|h| h.1 != 0 || h.2 != 0)
+        .collect();
+    assert_eq!(
+        flagged,
+        vec![(2040, 1, 0), (2060, 1, 0), (2100, 0, 1), (2120, 0, 1)]
+    );
+    let events = read_fault_log(&log).expect("log");
+    assert_eq!(
+        events[..4],
+        [
+            FaultEvent::Saturation {
+                sequence: 102,
+                first_sample: 2040,
+                frames: 20,
+                channels: 1
+            },
+            FaultEvent::Saturation {
+                sequence: 103,
+                first_sample: 2060,
+                frames: 20,
+                channels: 1
+            },
+            FaultEvent::LeadOff {
+                sequence: 105,
+                first_sample: 2100,
+                frames: 20,
+                channels: 1
+            },
+            FaultEvent::LeadOff {
+                sequence: 106,
+                first_sample: 2120,
+                frames: 20,
+                channels: 1
+            },
+        ]
+    );
+    assert_eq!(
+        serde_json::to_string(&events[0]).expect("json"),
+        r#"{"fault":"saturation","sequence":102,"first_sample":2040,"frames":20,"channels":1}"#
+    );
 }
