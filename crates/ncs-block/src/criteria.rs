@@ -273,6 +273,18 @@ pub enum CriteriaError {
         /// The set's name.
         name: String,
     },
+    /// A field holds a value the grading cannot use.
+    #[error("criteria set {name:?}: {field} must be {rule}, got {got}")]
+    Invalid {
+        /// The set's name.
+        name: String,
+        /// Path of the field in the table, e.g. `rule[0].reduction_bound.value`.
+        field: String,
+        /// The rule the value breaks.
+        rule: &'static str,
+        /// The value as written.
+        got: String,
+    },
 }
 
 /// The numbers a set needs to grade one segment.
@@ -359,7 +371,95 @@ impl CriteriaSet {
         for d in &mut s.distal_duration_limits {
             d.nerve = canonical_nerve(&d.nerve);
         }
+        s.check()?;
         Ok(s)
+    }
+
+    /// Checks the numbers and names that parsing alone cannot: a NaN bound or an unknown
+    /// site would silently make a rule never (or always) hold.
+    fn check(&self) -> Result<(), CriteriaError> {
+        let bad = |field: String, rule: &'static str, got: String| CriteriaError::Invalid {
+            name: self.name.clone(),
+            field,
+            rule,
+            got,
+        };
+        if self.name.trim().is_empty() {
+            return Err(bad(
+                "name".into(),
+                "a non-empty name",
+                format!("{:?}", self.name),
+            ));
+        }
+        for (i, r) in self.rules.iter().enumerate() {
+            let v = r.reduction_bound.value;
+            if !(v.is_finite() && (0.0..=100.0).contains(&v)) {
+                return Err(bad(
+                    format!("rule[{i}].reduction_bound.value"),
+                    "a percentage in [0, 100]",
+                    v.to_string(),
+                ));
+            }
+            if let Some(d) = r.duration {
+                if !d.value.is_finite() {
+                    return Err(bad(
+                        format!("rule[{i}].duration.value"),
+                        "a finite percentage",
+                        d.value.to_string(),
+                    ));
+                }
+            }
+        }
+        if let Some(d) = self.dispersion {
+            if !d.value.is_finite() {
+                return Err(bad(
+                    "dispersion.value".into(),
+                    "a finite percentage",
+                    d.value.to_string(),
+                ));
+            }
+        }
+        if let Some(a) = &self.distal_amplitude {
+            for (field, b) in [
+                ("distal_amplitude.absolute_mv.value", a.absolute_mv),
+                ("distal_amplitude.fraction_of_lln.value", a.fraction_of_lln),
+            ] {
+                if let Some(b) = b {
+                    if !(b.value.is_finite() && b.value >= 0.0) {
+                        return Err(bad(
+                            field.into(),
+                            "a finite number >= 0",
+                            b.value.to_string(),
+                        ));
+                    }
+                }
+            }
+        }
+        for (i, l) in self.long_segments.iter().enumerate() {
+            for (field, site) in [
+                ("distal_at_or_below", &l.distal_at_or_below),
+                ("proximal_at_or_above", &l.proximal_at_or_above),
+            ] {
+                if site_level(site).is_none() {
+                    return Err(bad(
+                        format!("long_segment[{i}].{field}"),
+                        "a site with a known anatomical level (wrist, elbow, axilla, …)",
+                        format!("{site:?}"),
+                    ));
+                }
+            }
+        }
+        for (i, d) in self.distal_duration_limits.iter().enumerate() {
+            let v = d.abnormal_at_or_above_ms;
+            if !(v.is_finite() && v > 0.0) {
+                return Err(bad(
+                    format!("distal_duration_limit[{i}].abnormal_at_or_above_ms"),
+                    "a finite duration > 0 ms",
+                    v.to_string(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Writes the set as TOML.

@@ -9,7 +9,7 @@ use ncs_cmap::Response;
 use serde::{Deserialize, Serialize};
 
 use crate::criteria::CriteriaSet;
-use crate::names::{canonical_nerve, canonical_side, canonical_site};
+use crate::names::{canonical_nerve, canonical_side, canonical_site, nerve_limb, site_level, Limb};
 use crate::normals::NormalValues;
 use crate::observation::{Observation, ObservationError};
 use crate::patient::{ClinicalFindings, PatientSummary};
@@ -23,7 +23,8 @@ pub trait BlockSink {
     fn on_site(&mut self, _site: &SiteVerdict) {}
     /// A segment verdict is new or changed.
     fn on_segment(&mut self, _segment: &SegmentVerdict) {}
-    /// A segment no longer exists (a site arrived between its two ends).
+    /// A segment no longer exists (a site arrived between its two ends; a long segment over
+    /// that site keeps the same ends and is reported by `on_segment` with its new `spans`).
     fn on_segment_removed(&mut self, _segment: &SegmentVerdict) {}
     /// The patient summary changed (only when the detector holds clinical findings).
     fn on_patient(&mut self, _patient: &PatientSummary) {}
@@ -103,6 +104,18 @@ struct NerveState {
     channel: usize,
     sites: Vec<SiteState>,
     segments: Vec<SegmentVerdict>,
+}
+
+/// Two sites of a nerve to form a segment from.
+struct Pair<'a> {
+    distal: &'a SiteState,
+    proximal: &'a SiteState,
+    /// The distal end is the nerve's most distal site.
+    first: bool,
+    /// Why the segment cannot be graded (a site has no distance).
+    why: Option<String>,
+    /// Intermediate sites of a long segment.
+    spans: Vec<String>,
 }
 
 /// What one `push` did.
@@ -377,11 +390,30 @@ impl BlockDetector {
             ))
         };
         let mut out = vec![];
-        let mut pairs: Vec<(&SiteState, &SiteState, bool, Option<String>)> = placed
+        let mut pairs: Vec<Pair<'_>> = placed
             .windows(2)
             .enumerate()
-            .map(|(k, w)| (w[0], w[1], k == 0, None))
+            .map(|(k, w)| Pair {
+                distal: w[0],
+                proximal: w[1],
+                first: k == 0,
+                why: None,
+                spans: vec![],
+            })
             .collect();
+        for (di, pi) in long_spans(&self.criteria, &n.nerve, &placed) {
+            // A long segment is graded as a whole besides the short segments it spans; it is
+            // not the nerve's first segment for distal-duration rules, so a distal finding is
+            // reported once.
+            let spans = placed[di + 1..pi].iter().map(|s| s.name.clone()).collect();
+            pairs.push(Pair {
+                distal: placed[di],
+                proximal: placed[pi],
+                first: false,
+                why: None,
+                spans,
+            });
+        }
         for u in &unplaced {
             // A site without a distance cannot be placed along the nerve; it is compared
             // with the most distal placed site (or the first other site) so its numbers are
@@ -391,18 +423,26 @@ impl BlockDetector {
                 None => unplaced.first().filter(|f| f.name != u.name).copied(),
             };
             if let Some(r) = reference {
-                pairs.push((
-                    r,
-                    u,
-                    false,
-                    Some(format!(
+                pairs.push(Pair {
+                    distal: r,
+                    proximal: u,
+                    first: false,
+                    why: Some(format!(
                         "site {:?} has no distance_mm: its place along the nerve is unknown, so it cannot form a segment",
                         u.name
                     )),
-                ));
+                    spans: vec![],
+                });
             }
         }
-        for (d, p, first, why) in pairs {
+        for Pair {
+            distal: d,
+            proximal: p,
+            first,
+            why,
+            spans,
+        } in pairs
+        {
             let (Some(de), Some(pe)) = (end(d), end(p)) else {
                 continue;
             };
@@ -413,6 +453,7 @@ impl BlockDetector {
                 channel: n.channel,
                 distal_is_first: first,
                 unplaceable: why.as_deref(),
+                spans: &spans,
             };
             let dist = SiteEnd {
                 name: &de.0,
@@ -547,4 +588,51 @@ impl BlockDetector {
             findings,
         )
     }
+}
+
+/// The long upper-limb segments of a criteria set (`CriteriaSet::long_segments`) that span
+/// intermediate sites, as (distal, proximal) indices into the placed sites (distal first).
+///
+/// EFNS/PNS 2010 MMN (van Schaik et al. 2010; `clinical.md` §2) grades a 30–49 % area
+/// reduction as probable CB only on a long upper-limb segment (wrist–elbow, elbow–axilla).
+/// With an intermediate site (e.g. upper arm between elbow and axilla) only short segments
+/// would be formed and a drop spread over them could never be graded probable, so each long
+/// segment of the set is also formed between its anatomical ends: the distal end is the most
+/// proximal site at or below the definition's distal level, the proximal end the first site
+/// beyond it at or above the definition's proximal level. Pairs that are already adjacent are
+/// left to the short segments.
+fn long_spans(criteria: &CriteriaSet, nerve: &str, placed: &[&SiteState]) -> Vec<(usize, usize)> {
+    if nerve_limb(nerve) != Some(Limb::Upper) {
+        return vec![];
+    }
+    let level = |s: &SiteState| match site_level(&s.name) {
+        Some((Limb::Upper, v)) => Some(v),
+        _ => None,
+    };
+    let mut out = vec![];
+    for l in &criteria.long_segments {
+        let (Some((_, lo)), Some((_, hi))) = (
+            site_level(&l.distal_at_or_below),
+            site_level(&l.proximal_at_or_above),
+        ) else {
+            continue;
+        };
+        let Some(di) = placed
+            .iter()
+            .rposition(|s| level(s).is_some_and(|v| v <= lo))
+        else {
+            continue;
+        };
+        let Some(pi) = (di + 1..placed.len()).find(|&i| level(placed[i]).is_some_and(|v| v >= hi))
+        else {
+            continue;
+        };
+        if pi > di + 1
+            && !out.contains(&(di, pi))
+            && criteria.is_long_segment(nerve, &placed[di].name, &placed[pi].name) == Some(true)
+        {
+            out.push((di, pi));
+        }
+    }
+    out
 }

@@ -392,9 +392,17 @@ fn block_evidence(
 ) -> BlockEvidence {
     let mut best: Vec<(String, Grade, Vec<&SegmentVerdict>)> = vec![];
     let mut counted = vec![];
+    // A long segment covers the short segments it spans, so one block can show on several
+    // segments of a nerve: the criteria count nerves (clinical.md §3), so grades are merged
+    // per nerve below and every segment is only listed.
     for s in segments.iter().filter(|s| s.counts_for_mmn) {
+        let over = if s.spans.is_empty() {
+            String::new()
+        } else {
+            format!(" (long segment over {})", s.spans.join(", "))
+        };
         counted.push(format!(
-            "{} {}–{}: {}",
+            "{} {}–{}{over}: {}",
             nerve_key(&s.nerve, &s.side),
             s.from_site,
             s.to_site,
@@ -662,12 +670,34 @@ pub fn summarise(
     }
 }
 
-fn sensory_loss_ok(f: &ClinicalFindings) -> (Status, String) {
+/// EFNS/PNS 2010 core criterion 2 (van Schaik et al., J Peripher Nerv Syst 2010;15:295–301;
+/// clinical.md §3): "no objective sensory loss beyond minor vibration loss in the legs".
+fn efns_sensory_loss_ok(f: &ClinicalFindings) -> (Status, String) {
     match f.objective_sensory_loss {
         Some(SensoryLoss::None) => (Status::Met, "no objective sensory loss".into()),
-        Some(SensoryLoss::MinorVibrationLegs) => {
-            (Status::Met, "only minor vibration loss in the legs".into())
-        }
+        Some(SensoryLoss::MinorVibrationLegs) => (
+            Status::Met,
+            "only minor vibration loss in the legs (allowed by EFNS/PNS 2010)".into(),
+        ),
+        Some(SensoryLoss::Present) => (Status::Missed, "objective sensory loss present".into()),
+        None => (
+            Status::Unknown,
+            "objective sensory loss not recorded".into(),
+        ),
+    }
+}
+
+/// AAEM 2003 criterion 1 (Olney et al., Muscle Nerve 2003;27:117–121; clinical.md §3):
+/// "weakness without objective sensory loss". The consensus makes no allowance for minor
+/// vibration loss in the legs (that allowance is EFNS/PNS 2010's), and reduced vibration
+/// sense on examination is objective sensory loss, so it fails this criterion.
+fn aaem_sensory_loss_ok(f: &ClinicalFindings) -> (Status, String) {
+    match f.objective_sensory_loss {
+        Some(SensoryLoss::None) => (Status::Met, "no objective sensory loss".into()),
+        Some(SensoryLoss::MinorVibrationLegs) => (
+            Status::Missed,
+            "minor vibration loss in the legs is objective sensory loss: AAEM 2003 requires none (the minor-vibration allowance is EFNS/PNS 2010's)".into(),
+        ),
         Some(SensoryLoss::Present) => (Status::Missed, "objective sensory loss present".into()),
         None => (
             Status::Unknown,
@@ -736,7 +766,7 @@ fn efns(
         from_bool(territories.map(|t| t == 1)),
         from_bool(months),
     ]);
-    let (core2, core2_ev) = sensory_loss_ok(f);
+    let (core2, core2_ev) = efns_sensory_loss_ok(f);
     let mut c = vec![
         crit(
             "core-1",
@@ -984,7 +1014,7 @@ fn aaem(
     n_abnormal: usize,
     mut notes: Vec<String>,
 ) -> AaemResult {
-    let (sens, sens_ev) = sensory_loss_ok(f);
+    let (sens, sens_ev) = aaem_sensory_loss_ok(f);
     let weakness = all(&[
         from_bool(f.weak_nerve_territories.map(|t| t >= 2)),
         sens,

@@ -103,6 +103,11 @@ pub struct SegmentVerdict {
     pub from_observation: Option<usize>,
     /// Arrival index of the proximal observation used.
     pub to_observation: Option<usize>,
+    /// Intermediate sites a long segment spans, distal first; empty for a segment between
+    /// adjacent sites. A long segment is graded besides the short segments it covers, so the
+    /// same block can show on both: counts at patient level are per nerve, never per segment.
+    #[serde(default)]
+    pub spans: Vec<String>,
 }
 
 /// One end of a segment.
@@ -133,6 +138,8 @@ pub struct SegmentContext<'a> {
     pub distal_is_first: bool,
     /// Why the segment cannot be formed, if a site has no distance.
     pub unplaceable: Option<&'a str>,
+    /// Intermediate sites, for a long segment formed over them (empty otherwise).
+    pub spans: &'a [String],
 }
 
 const ENTRAPMENTS: &[(&str, &str, &str, &str)] = &[
@@ -233,7 +240,16 @@ pub fn evaluate(
         flags: vec![],
         from_observation: distal.selection.selected,
         to_observation: proximal.selection.selected,
+        spans: ctx.spans.to_vec(),
     };
+    if !ctx.spans.is_empty() {
+        v.reasons.push(format!(
+            "long segment {} over {}: graded as a whole besides its short segments, because {} grades some blocks only on long upper-limb segments; the nerve is counted once at patient level",
+            seg_name(&v),
+            ctx.spans.join(", "),
+            criteria.title
+        ));
+    }
     let normal = normals.get(ctx.nerve, ctx.modality);
     if normal.is_none() {
         v.reasons.push(format!(

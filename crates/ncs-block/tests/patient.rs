@@ -225,3 +225,55 @@ fn findings_parse_from_json_and_reject_typos() {
     let e = ClinicalFindings::from_json_str(r#"{"csf_protein_g_l": -1}"#).expect_err("negative");
     assert!(e.to_string().contains("got -1"), "{e}");
 }
+
+#[test]
+fn minor_vibration_loss_is_allowed_by_efns_but_not_by_aaem() {
+    use ncs_block::patient::SensoryLoss;
+    let det = mmn_patient("efns-pns-2010-mmn");
+    let mut f = findings();
+    f.sensory_conduction_normal_across_blocks = Some(true);
+    let crit = |r: &ncs_block::patient::CategoryResult, id: &str| {
+        r.criteria
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("{id}"))
+            .clone()
+    };
+    // No sensory loss: both met (the baseline the two cases below depart from).
+    f.objective_sensory_loss = Some(SensoryLoss::None);
+    let p = det.patient(&f);
+    assert_eq!(crit(&p.aaem_2003.result, "aaem-1").status, Status::Met);
+    assert_eq!(p.aaem_2003.result.category, Category::Definite);
+    assert_eq!(crit(&p.efns_pns_2010, "core-2").status, Status::Met);
+    assert_eq!(p.efns_pns_2010.category, Category::Definite);
+
+    // Minor vibration loss in the legs: EFNS/PNS 2010 core criterion 2 allows it; AAEM 2003
+    // criterion 1 ("weakness without objective sensory loss") does not.
+    f.objective_sensory_loss = Some(SensoryLoss::MinorVibrationLegs);
+    let p = det.patient(&f);
+    let efns = crit(&p.efns_pns_2010, "core-2");
+    assert_eq!(efns.status, Status::Met, "{efns:#?}");
+    assert!(
+        efns.evidence.contains("allowed by EFNS/PNS 2010"),
+        "{efns:#?}"
+    );
+    assert_eq!(p.efns_pns_2010.category, Category::Definite);
+    let aaem = crit(&p.aaem_2003.result, "aaem-1");
+    assert_eq!(aaem.status, Status::Missed, "{aaem:#?}");
+    assert!(
+        aaem.text.contains("without objective sensory loss"),
+        "{aaem:#?}"
+    );
+    assert!(
+        aaem.evidence.contains("AAEM 2003 requires none"),
+        "{aaem:#?}"
+    );
+    assert_eq!(p.aaem_2003.result.category, Category::NotMet);
+    assert!(p.aaem_2003.result.missed.iter().any(|c| c == "aaem-1"));
+
+    // More than minor loss fails both.
+    f.objective_sensory_loss = Some(SensoryLoss::Present);
+    let p = det.patient(&f);
+    assert_eq!(crit(&p.efns_pns_2010, "core-2").status, Status::Missed);
+    assert_eq!(crit(&p.aaem_2003.result, "aaem-1").status, Status::Missed);
+}

@@ -3,6 +3,9 @@
 mod common;
 mod contract;
 mod criteria_sets;
+mod graded_measure;
+mod lab_criteria;
+mod long_segments;
 mod patient;
 mod segments;
 mod streaming;
