@@ -8,6 +8,7 @@ good_pynwb.nwb      int16 TimeSeries with conversion, 2 channels, a stimuli tabl
 no_acquisition.nwb  a valid NWB file without any acquisition series.
 wrong_dims.nwb      acquisition data of three dimensions.
 nan.nwb             float32 data with a NaN at sample 1234.
+inf.nwb             float32 data, 2 channels, with -Inf at sample 4321 of channel 1.
 stim_outside.nwb    a stimulus 100 s after the end of a 2 s recording.
 bad_channel.nwb     a stimulus whose `channel` column names channel 5 of 2.
 """
@@ -88,6 +89,12 @@ def main(out):
     nwb = nwbfile("nan")
     nwb.add_acquisition(TimeSeries(name="EMG", data=bad, unit="volts", starting_time=0.0, rate=FS))
     write(out / "nan.nwb", nwb)
+
+    two = np.stack([small, small], axis=1)
+    two[4321, 1] = -np.inf
+    nwb = nwbfile("inf")
+    nwb.add_acquisition(TimeSeries(name="EMG", data=two, unit="volts", starting_time=0.0, rate=FS))
+    write(out / "inf.nwb", nwb)
 
     nwb = nwbfile("stimulus outside")
     nwb.add_acquisition(TimeSeries(name="EMG", data=small, unit="volts", starting_time=0.0, rate=FS))
