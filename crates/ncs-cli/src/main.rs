@@ -35,7 +35,7 @@ enum Command {
     Demo(live::DemoArgs),
     /// Stream a recorded session through the live pipeline.
     Replay(live::ReplayArgs),
-    /// List serial ports (with USB ids) that an amplifier may be on.
+    /// List serial ports (with USB ids) that an amplifier may be on, and audio inputs.
     Devices,
 }
 
@@ -77,7 +77,16 @@ fn devices() -> anyhow::Result<()> {
     for p in ports {
         println!("{p}");
     }
-    println!("audio inputs: none (audio capture is not supported yet)");
+    match ncs_audio::list_inputs() {
+        Ok(inputs) if inputs.is_empty() => println!("audio inputs: none found"),
+        Ok(inputs) => {
+            println!("audio inputs (--source audio:NAME):");
+            for i in inputs {
+                println!("  {i}");
+            }
+        }
+        Err(e) => println!("audio inputs: none ({e})"),
+    }
     Ok(())
 }
 

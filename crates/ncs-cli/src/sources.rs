@@ -20,10 +20,15 @@ pub struct Opened {
 pub type Link = std::sync::Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
 /// Every form `--source` takes, for messages.
-pub const SOURCE_FORMS: &str = "`sim`, `sim:SCENARIO`, `serial:PATH` or `serial:usb=VID:PID`";
+pub const SOURCE_FORMS: &str = "`sim`, `sim:SCENARIO`, `serial:PATH`, `serial:usb=VID:PID`, \
+`audio` or `audio:NAME[,OPTION=VALUE...]`";
 
 /// Opens the source `spec` names; `speed` paces a simulated one.
 pub fn open(spec: &str, speed: &str) -> anyhow::Result<Opened> {
+    if spec == "audio" || spec.starts_with("audio:") {
+        let rest = spec.strip_prefix("audio").unwrap_or_default();
+        return audio(rest.strip_prefix(':').unwrap_or(rest));
+    }
     if let Some(port) = spec.strip_prefix("serial:") {
         // An amplifier paces itself: its samples arrive at the device's rate.
         let spec: ncs_serial::PortSpec = port
@@ -45,6 +50,28 @@ pub fn open(spec: &str, speed: &str) -> anyhow::Result<Opened> {
         source: Box::new(sim(spec, pace)?),
         pace,
         link: None,
+    })
+}
+
+/// An audio input: `NAME` (exact or a part of it; empty for the default input) and options,
+/// e.g. `USB Audio,rate=48000,channels=2,trigger=1,volts_full_scale=0.01`.
+fn audio(spec: &str) -> anyhow::Result<Opened> {
+    let cfg: ncs_audio::AudioConfig = spec.parse().map_err(|e| {
+        anyhow::anyhow!(
+            "--source audio:{spec}: {e} (options: {})",
+            ncs_audio::AUDIO_OPTIONS
+        )
+    })?;
+    let source = ncs_audio::AudioSource::open(cfg)
+        .with_context(|| format!("cannot start the audio input (--source audio:{spec})"))?;
+    let live = source.live_stats();
+    Ok(Opened {
+        source: Box::new(source),
+        // The device's clock paces the stream.
+        pace: Pace::RealTime { speed: 1.0 },
+        link: Some(std::sync::Arc::new(move || {
+            serde_json::to_value(live.snapshot()).unwrap_or_default()
+        })),
     })
 }
 
@@ -75,5 +102,15 @@ mod tests {
         assert!(e.to_string().contains("--source must be"), "{e}");
         let e = open("sim", "fast").err().unwrap();
         assert!(!e.to_string().is_empty());
+        assert!(SOURCE_FORMS.contains("`audio:NAME[,OPTION=VALUE...]`"));
+        // Options are checked before any device is opened.
+        let e = open("audio:USB,rate=fast", "1").err().unwrap();
+        assert!(e.to_string().contains("rate must be a whole number"), "{e}");
+        assert!(e.to_string().contains("volts_full_scale=V"), "{e}");
+        let e = open("audio:USB,colour=red", "1").err().unwrap();
+        assert!(
+            e.to_string().contains("must be one of the audio options"),
+            "{e}"
+        );
     }
 }

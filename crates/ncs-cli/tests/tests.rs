@@ -1,6 +1,7 @@
 //! Tests of the `ncs` command, run as a separate process like a user would.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod audio;
 mod bad_input;
 mod common;
 mod fixtures;
