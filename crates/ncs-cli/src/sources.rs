@@ -20,8 +20,9 @@ pub struct Opened {
 pub type Link = std::sync::Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
 /// Every form `--source` takes, for messages.
-pub const SOURCE_FORMS: &str = "`sim`, `sim:SCENARIO`, `serial:PATH`, `serial:usb=VID:PID`, \
-`audio` or `audio:NAME[,OPTION=VALUE...]`";
+pub const SOURCE_FORMS: &str =
+    "`sim`, `sim:SCENARIO`, `serial:PORT[,format=ncs|byb|text][,OPTION=VALUE...]` \
+(PORT a path or usb=VID:PID), `audio` or `audio:NAME[,OPTION=VALUE...]`";
 
 /// Opens the source `spec` names; `speed` paces a simulated one.
 pub fn open(spec: &str, speed: &str) -> anyhow::Result<Opened> {
@@ -29,21 +30,8 @@ pub fn open(spec: &str, speed: &str) -> anyhow::Result<Opened> {
         let rest = spec.strip_prefix("audio").unwrap_or_default();
         return audio(rest.strip_prefix(':').unwrap_or(rest));
     }
-    if let Some(port) = spec.strip_prefix("serial:") {
-        // An amplifier paces itself: its samples arrive at the device's rate.
-        let spec: ncs_serial::PortSpec = port
-            .parse()
-            .map_err(|e| anyhow::anyhow!("--source serial:{port}: {e}"))?;
-        let source = ncs_serial::SerialSource::open(ncs_serial::SerialConfig::new(spec))
-            .with_context(|| format!("cannot start the amplifier on {port}"))?;
-        let live = source.live_stats();
-        return Ok(Opened {
-            source: Box::new(source),
-            pace: Pace::RealTime { speed: 1.0 },
-            link: Some(std::sync::Arc::new(move || {
-                serde_json::to_value(live.snapshot()).unwrap_or_default()
-            })),
-        });
+    if let Some(rest) = spec.strip_prefix("serial:") {
+        return serial(rest);
     }
     let pace = Pace::parse(speed).map_err(anyhow::Error::msg)?;
     Ok(Opened {
@@ -75,6 +63,78 @@ fn audio(spec: &str) -> anyhow::Result<Opened> {
     })
 }
 
+/// Options of `serial:PORT,...`, for messages.
+const SERIAL_OPTIONS: &str = "format=ncs|byb|text, baud=N; byb: bits=N, channels=N, \
+volts_per_count=V, rate=HZ; text: channels=N, volts_per_count=V, offset=N, rate=HZ";
+
+/// A serial amplifier: `PORT[,key=value...]`, the ncs protocol unless `format=byb` (Backyard
+/// Brains) or `format=text` (lines of integers) with their stated scale.
+fn serial(rest: &str) -> anyhow::Result<Opened> {
+    let spec: ncs_serial::SerialSpec = rest
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--source serial:{rest}: {e} (options: {SERIAL_OPTIONS})"))?;
+    let port = spec.port.to_string();
+    let cannot = || format!("cannot start the amplifier on {port} (--source serial:{rest})");
+    // An amplifier paces itself: its samples arrive at the device's rate.
+    let pace = Pace::RealTime { speed: 1.0 };
+    let (source, link): (Box<dyn Source>, Link) = match spec.format {
+        ncs_serial::SerialFormat::Ncs => {
+            let mut cfg = ncs_serial::SerialConfig::new(spec.port);
+            cfg.baud = spec.baud;
+            let source = ncs_serial::SerialSource::open(cfg).with_context(cannot)?;
+            let live = source.live_stats();
+            (
+                Box::new(source),
+                std::sync::Arc::new(move || {
+                    serde_json::to_value(live.report()).unwrap_or_default()
+                }),
+            )
+        }
+        ncs_serial::SerialFormat::Byb {
+            config,
+            sample_rate_hz,
+        } => {
+            let source = ncs_serial::BybSource::open(&spec.port, spec.baud, config, sample_rate_hz)
+                .with_context(cannot)?;
+            let live = source.live_stats();
+            (
+                Box::new(source),
+                std::sync::Arc::new(move || {
+                    serde_json::to_value(live.snapshot()).unwrap_or_default()
+                }),
+            )
+        }
+        ncs_serial::SerialFormat::Text {
+            channels,
+            volts_per_count,
+            offset_counts,
+            sample_rate_hz,
+        } => {
+            let source = ncs_serial::TextLineSource::open(
+                &spec.port,
+                spec.baud,
+                channels,
+                volts_per_count,
+                offset_counts,
+                sample_rate_hz,
+            )
+            .with_context(cannot)?;
+            let live = source.live_stats();
+            (
+                Box::new(source),
+                std::sync::Arc::new(move || {
+                    serde_json::to_value(live.snapshot()).unwrap_or_default()
+                }),
+            )
+        }
+    };
+    Ok(Opened {
+        source,
+        pace,
+        link: Some(link),
+    })
+}
+
 /// The simulated amplifier `spec` (`sim` or `sim:SCENARIO`) names.
 pub fn sim(spec: &str, pace: Pace) -> anyhow::Result<SimSource> {
     let scenario = match spec.split_once(':') {
@@ -102,6 +162,21 @@ mod tests {
         assert!(e.to_string().contains("--source must be"), "{e}");
         let e = open("sim", "fast").err().unwrap();
         assert!(!e.to_string().is_empty());
+        // Serial options are checked before any port is opened.
+        let e = open("serial:/dev/null,format=byb,bits=9", "1")
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string().contains("ADC bits must be 10..=14, got 9"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("volts_per_count=V"), "{e}");
+        let e = open("serial:/dev/null,offset=3", "1").err().unwrap();
+        assert!(
+            e.to_string()
+                .contains("offset does not apply to format=ncs"),
+            "{e}"
+        );
         assert!(SOURCE_FORMS.contains("`audio:NAME[,OPTION=VALUE...]`"));
         // Options are checked before any device is opened.
         let e = open("audio:USB,rate=fast", "1").err().unwrap();
