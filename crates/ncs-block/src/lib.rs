@@ -22,4 +22,5 @@ pub use segment::{DetectorOptions, SegmentVerdict, SubmaximalPolicy};
 pub use select::Selection;
 pub use study::{
     IntensityPlan, Modality, NerveProtocol, SiteProtocol, StimulationPlan, Study, StudyError,
+    MAX_INTENSITY_MA,
 };

@@ -48,4 +48,16 @@ mod tests {
         }
         assert!(shipped("nope", &normals).is_none());
     }
+
+    #[test]
+    fn a_study_written_back_as_toml_reads_the_same() {
+        let normals = NormalValues::default_adult();
+        for s in SHIPPED {
+            let mut study = shipped(s.key, &normals).expect("listed").expect("valid");
+            study.nerves[0].sites[0].distance_mm = 72.5;
+            let text = study.to_toml().expect("serialises");
+            let back = Study::from_toml_str(&text, &normals).expect("valid again");
+            assert_eq!(back, study, "{text}");
+        }
+    }
 }

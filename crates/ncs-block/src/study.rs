@@ -429,6 +429,12 @@ impl Study {
         Ok(self)
     }
 
+    /// The study as a TOML protocol that [`Study::from_toml_str`] reads back the same (the
+    /// names canonical), e.g. with the distances measured during a live study.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
+    }
+
     /// The intensity plan of site `site` of nerve `nerve` (site, else nerve, else default).
     pub fn intensity_plan(&self, nerve: usize, site: usize) -> IntensityPlan {
         let n = &self.nerves[nerve];

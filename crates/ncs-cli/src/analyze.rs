@@ -101,7 +101,7 @@ fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
 /// Loads the study protocol, if given.
 pub fn load_study(path: Option<&Path>) -> anyhow::Result<Option<Study>> {
     path.map(|p| {
-        let text = read_text(p, "protocol")?;
+        let text = crate::exam::protocol_text(p)?;
         Study::from_toml_str(&text, &NormalValues::default_adult())
             .with_context(|| format!("protocol {} is not valid", p.display()))
     })

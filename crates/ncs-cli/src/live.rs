@@ -14,7 +14,7 @@ use ncs_runtime::pipeline::{Analyzer, Event, Output};
 use ncs_runtime::recorder::session_meta;
 use ncs_runtime::{
     Finisher, Measurement, Overflow, Pace, PipelineConfig, ProcessorConfig, Recorder,
-    RejectOutcome, Rejection, SessionSource, Source, StimulusTag, Summary,
+    RecorderCommand, RejectOutcome, Rejection, SessionSource, Source, StimulusTag, Summary,
 };
 use serde::Serialize;
 
@@ -69,6 +69,14 @@ pub struct AcquireArgs {
     /// Pace of a simulated source: a factor of real time (1 = real time) or `max`.
     #[arg(long, default_value = "1")]
     pub speed: String,
+    /// With `--protocol`: examiner commands from standard input (`-`) or a Unix socket at
+    /// this path (one command per line, JSON or words; one JSON answer per line).
+    #[arg(long)]
+    pub control: Option<String>,
+    /// With `--protocol`: stimulate by the plan from the start (where the amplifier fires
+    /// the stimulator).
+    #[arg(long)]
+    pub run: bool,
     /// Shared options.
     #[command(flatten)]
     pub live: LiveOptions,
@@ -105,16 +113,67 @@ pub struct ReplayArgs {
     pub live: LiveOptions,
 }
 
-/// `ncs acquire`.
+/// `ncs acquire`. With `--protocol` the examiner's workflow runs: every stimulus is tagged
+/// with the current protocol step, the examiner moves through the steps by commands, and a
+/// simulated source becomes a simulated patient stimulated where the current step says.
 pub fn acquire(args: &AcquireArgs) -> anyhow::Result<()> {
-    let opened = crate::sources::open(&args.source, &args.speed)?;
+    let Some(protocol) = &args.live.protocol else {
+        if args.control.is_some() || args.run {
+            bail!("--control and --run need --protocol: they drive the protocol's steps");
+        }
+        let opened = crate::sources::open(&args.source, &args.speed, false)?;
+        return run_live(
+            opened.source,
+            opened.pace,
+            args.record.as_deref(),
+            &args.live,
+            opened.link,
+            None,
+        );
+    };
+    let study = load_study(Some(protocol))?
+        .ok_or_else(|| anyhow::anyhow!("no protocol in {}", protocol.display()))?;
+    let steps = ncs_exam::steps(&study);
+    let opened = crate::sources::open(&args.source, &args.speed, true)?;
+    let (source, steering) =
+        ncs_exam::steer(opened.source, &steps, study.stimulation.pulse_width_us);
+    let can_fire = steering.can_fire();
+    let exam = ncs_exam::Exam::new(steps, study.stimulation, can_fire);
+    let (tx, commands) = crossbeam_channel::bounded(256);
+    let guard = match &args.control {
+        Some(c) => crate::exam::listen(&crate::exam::Control::parse(c), tx.clone())?,
+        None => None,
+    };
+    let setup = ExamSetup {
+        exam,
+        steering,
+        study,
+        commands,
+        run: args.run,
+        _keep: (tx, guard),
+    };
     run_live(
-        opened.source,
+        source,
         opened.pace,
         args.record.as_deref(),
         &args.live,
         opened.link,
+        Some(setup),
     )
+}
+
+/// The examiner's study handed to [`run_live`].
+struct ExamSetup {
+    exam: ncs_exam::Exam,
+    steering: ncs_exam::Steering,
+    study: ncs_block::Study,
+    commands: crossbeam_channel::Receiver<crate::exam::Incoming>,
+    run: bool,
+    /// Keeps the command channel open and the control socket's file until the run ends.
+    _keep: (
+        crossbeam_channel::Sender<crate::exam::Incoming>,
+        Option<crate::exam::SocketGuard>,
+    ),
 }
 
 /// `ncs demo`: the simulated MMN study acquired through the whole pipeline, recorded, with
@@ -152,7 +211,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
-    run_live(source, pace, Some(&path), &live, None)
+    run_live(source, pace, Some(&path), &live, None, None)
 }
 
 /// `ncs replay`: a recorded session through the same pipeline (its recorded gaps are lost
@@ -163,7 +222,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     for a in source.assumptions() {
         eprintln!("assumed: {a}");
     }
-    run_live(source, pace, None, &args.live, None)
+    run_live(source, pace, None, &args.live, None, None)
 }
 
 /// The pipeline settings for a source at `pace`.
@@ -191,11 +250,17 @@ fn run_live<S: Source + 'static>(
     record: Option<&Path>,
     opts: &LiveOptions,
     link: Option<Link>,
+    exam: Option<ExamSetup>,
 ) -> anyhow::Result<()> {
     let info = source.info().clone();
     let tags = source.tags().to_vec();
     let criteria = CriteriaSet::by_name(&opts.criteria)?;
-    let study = load_study(opts.protocol.as_deref())?;
+    let study = match &exam {
+        Some(e) => Some(e.study.clone()),
+        None => load_study(opts.protocol.as_deref())?,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let (rec_tx, rec_rx) = crossbeam_channel::bounded::<RecorderCommand>(4096);
     let findings = load_findings(opts.findings.as_deref())?;
     let analysis = Analysis::new(criteria, study, findings, tags.clone())?;
     // The segment verdicts as the analysis thread last left them, for the recorder to write
@@ -205,6 +270,9 @@ fn run_live<S: Source + 'static>(
         Some(path) => {
             let mut meta = session_meta(&info, &identifier(), &now_iso8601());
             meta.tables.push(segments_table_spec());
+            if exam.is_some() {
+                meta.tables.push(crate::exam::actions_table_spec());
+            }
             let simulated = info.description.contains("simulat");
             meta.subject.age = opts
                 .subject_age
@@ -221,8 +289,14 @@ fn run_live<S: Source + 'static>(
                 "sensory": ProcessorConfig::default().sensory,
             });
             writer.set_text("pipeline_config", &config.to_string())?;
-            if let Some(p) = &opts.protocol {
-                writer.set_text("study_protocol", &std::fs::read_to_string(p)?)?;
+            match (&exam, &opts.protocol) {
+                // The protocol as followed (canonical names; distances as measured are
+                // written again as the examiner enters them).
+                (Some(e), _) => writer.set_text(crate::exam::PROTOCOL_TEXT, &e.study.to_toml()?)?,
+                (None, Some(p)) => {
+                    writer.set_text(crate::exam::PROTOCOL_TEXT, &crate::exam::protocol_text(p)?)?
+                }
+                (None, None) => {}
             }
             let segments = final_segments.clone();
             let link = link.clone();
@@ -239,12 +313,23 @@ fn run_live<S: Source + 'static>(
             Some(
                 Recorder::new(writer)
                     .with_default_measurements()
-                    .with_finisher(finish),
+                    .with_finisher(finish)
+                    .with_commands(rec_rx),
             )
         }
         None => None,
     };
-    let stop = Arc::new(AtomicBool::new(false));
+    let driver = exam.map(|e| {
+        crate::exam::ExamDriver::new(
+            e.exam,
+            e.steering,
+            e.study,
+            e.commands,
+            recorder.is_some().then_some(rec_tx),
+            stop.clone(),
+            e.run,
+        )
+    });
     // A second pipeline in the same process cannot install the handler again; Ctrl-C then
     // ends the process as usual, which is all that is lost.
     let _ = ncs_runtime::stop_on_ctrl_c(stop.clone());
@@ -272,6 +357,7 @@ fn run_live<S: Source + 'static>(
             analysis,
             last: Vec::new(),
             shared: final_segments,
+            exam: driver,
         },
         output,
         recorder,
@@ -291,6 +377,17 @@ fn run_live<S: Source + 'static>(
     let report = done.analyzer.analysis.report(session, Vec::new())?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    if let Some(d) = &done.analyzer.exam {
+        let status = serde_json::json!({
+            "status": d.exam().status(),
+            "stimulator": d.stimulator(),
+        });
+        if opts.json {
+            json_line(&mut out, &Tagged::new("exam_summary", &status))?;
+        } else {
+            print_exam_summary(&mut out, d)?;
+        }
+    }
     if opts.json {
         json_line(&mut out, &Tagged::new("summary", &summary))?;
         if let Some(link) = &link {
@@ -322,31 +419,135 @@ fn print_end(out: &mut dyn Write, report: &Report, summary: &Summary) -> anyhow:
     Ok(())
 }
 
+fn print_exam_summary(out: &mut dyn Write, d: &crate::exam::ExamDriver) -> anyhow::Result<()> {
+    let st = d.exam().status();
+    writeln!(out, "study steps:")?;
+    for (i, s) in st.steps.iter().enumerate() {
+        writeln!(
+            out,
+            "  {i:>2} {:<36} {:>6.0} mm  {:>3} sweep(s)  {}",
+            s.label,
+            s.distance_mm,
+            s.sweeps,
+            phase_text(&s.phase)
+        )?;
+    }
+    let f = d.stimulator();
+    writeln!(
+        out,
+        "stimulator: {} fired, {} failed, {} without a mark; {} external stimuli",
+        f.fired, f.fire_failures, f.unmatched, f.external
+    )?;
+    Ok(())
+}
+
+fn phase_text(p: &ncs_exam::Phase) -> String {
+    use ncs_exam::{Completion, Phase};
+    match p {
+        Phase::Ramp { next_ma } => format!("ramp, next {next_ma:.1} mA"),
+        Phase::Supramaximal {
+            plateau_ma,
+            supramaximal_ma,
+        } => format!("plateau at {plateau_ma:.1} mA, supramaximal {supramaximal_ma:.1} mA"),
+        Phase::Fixed { ma } => format!("{ma:.1} mA"),
+        Phase::Manual => "manual intensity".into(),
+        Phase::Complete { reason } => match reason {
+            Completion::Supramaximal { supramaximal_ma } => {
+                format!("complete, supramaximal at {supramaximal_ma:.1} mA")
+            }
+            Completion::Sweeps => "complete".into(),
+            Completion::StillGrowing { max_ma } => {
+                format!("complete, still growing at {max_ma:.1} mA (possibly submaximal)")
+            }
+            Completion::NoResponse { max_ma } => {
+                format!("complete, no response up to {max_ma:.1} mA")
+            }
+        },
+    }
+}
+
+/// What the analysis thread tells the output.
+#[derive(Debug, Clone)]
+enum LiveUpdate {
+    /// A segment verdict changed.
+    Segment(Box<SegmentVerdict>),
+    /// Something for the examiner.
+    Exam(ncs_exam::ExamEvent),
+}
+
 /// The block detector on its own thread: each measurement goes through the same
-/// [`Analysis`] as `ncs analyze`; the segment verdicts it changed are the updates.
+/// [`Analysis`] as `ncs analyze`; the segment verdicts it changed are the updates. With a
+/// protocol, the examiner's study runs here too.
 struct LiveAnalysis {
     analysis: Analysis,
     last: Vec<SegmentVerdict>,
     shared: Arc<Mutex<Vec<SegmentVerdict>>>,
+    exam: Option<crate::exam::ExamDriver>,
 }
 
-impl Analyzer for LiveAnalysis {
-    type Update = SegmentVerdict;
-
-    fn on_measurement(&mut self, m: &Measurement, updates: &mut Vec<SegmentVerdict>) {
-        if self.analysis.add(m) == 0 {
-            return;
-        }
+impl LiveAnalysis {
+    fn segments_changed(&mut self, updates: &mut Vec<LiveUpdate>) {
         let now = self.analysis.detector().segments();
         for s in &now {
             if !self.last.contains(s) {
-                updates.push(s.clone());
+                updates.push(LiveUpdate::Segment(Box::new(s.clone())));
             }
         }
         if let Ok(mut shared) = self.shared.lock() {
             shared.clone_from(&now);
         }
         self.last = now;
+    }
+
+    fn absorb(&mut self, o: crate::exam::DriverOutput, updates: &mut Vec<LiveUpdate>) {
+        updates.extend(o.events.into_iter().map(LiveUpdate::Exam));
+        if let Some(study) = o.study {
+            match self.analysis.set_study(study) {
+                Ok(()) => self.segments_changed(updates),
+                Err(e) => updates.push(LiveUpdate::Exam(ncs_exam::ExamEvent::Refused {
+                    command: "distance".into(),
+                    reason: e.to_string(),
+                })),
+            }
+        }
+    }
+}
+
+impl Analyzer for LiveAnalysis {
+    type Update = LiveUpdate;
+
+    fn on_measurement(&mut self, m: &Measurement, updates: &mut Vec<LiveUpdate>) {
+        if self.analysis.add(m) > 0 {
+            self.segments_changed(updates);
+        }
+        if let Some(d) = &mut self.exam {
+            let mut o = crate::exam::DriverOutput::default();
+            d.measurement(m, &mut o);
+            self.absorb(o, updates);
+        }
+    }
+
+    fn on_rejection(&mut self, r: &Rejection, updates: &mut Vec<LiveUpdate>) {
+        if r.outcome == RejectOutcome::Rejected && self.analysis.reject(r.seq).unwrap_or(false) {
+            self.segments_changed(updates);
+        }
+        if let Some(d) = &mut self.exam {
+            let mut o = crate::exam::DriverOutput::default();
+            d.rejection(r, &mut o);
+            self.absorb(o, updates);
+        }
+    }
+
+    fn on_idle(&mut self, updates: &mut Vec<LiveUpdate>) {
+        if let Some(d) = &mut self.exam {
+            let mut o = crate::exam::DriverOutput::default();
+            d.idle(&mut o);
+            self.absorb(o, updates);
+        }
+    }
+
+    fn next_request(&mut self) -> Option<ncs_runtime::RejectRequest> {
+        self.exam.as_mut().and_then(|d| d.next_request())
     }
 }
 
@@ -428,7 +629,7 @@ impl LiveOutput {
         }
     }
 
-    fn write(&mut self, ev: &Event<SegmentVerdict>) -> anyhow::Result<()> {
+    fn write(&mut self, ev: &Event<LiveUpdate>) -> anyhow::Result<()> {
         let us = |d: &Option<Duration>| d.map(|d| d.as_secs_f64() * 1e6);
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
@@ -462,7 +663,21 @@ impl LiveOutput {
                     )?;
                 }
             }
-            Event::Update { update: s, latency } => {
+            Event::Update {
+                update: LiveUpdate::Exam(e),
+                latency: _,
+            } => {
+                if self.json {
+                    json_line(&mut out, &Tagged::new("exam", e))?;
+                } else {
+                    self.clear_progress();
+                    writeln!(out, "  » {}", exam_text(e))?;
+                }
+            }
+            Event::Update {
+                update: LiveUpdate::Segment(s),
+                latency,
+            } => {
                 if self.json {
                     let mut t = Tagged::new("segment", s);
                     t.latency_us = us(latency);
@@ -550,8 +765,64 @@ impl LiveOutput {
     }
 }
 
-impl Output<SegmentVerdict> for LiveOutput {
-    fn on_event(&mut self, ev: &Event<SegmentVerdict>) {
+/// One line for an examiner event.
+fn exam_text(e: &ncs_exam::ExamEvent) -> String {
+    use ncs_exam::ExamEvent as E;
+    match e {
+        E::Step { step, of, phase } => format!(
+            "step {}/{}: {} ({} mm, ch{}) — {}",
+            step.index + 1,
+            of,
+            step.label(),
+            step.distance_mm,
+            step.channel,
+            phase_text(phase)
+        ),
+        E::Fired { intensity_ma, .. } => format!("stimulus at {intensity_ma:.1} mA"),
+        E::Advice { text, .. } => text.clone(),
+        E::SiteComplete { step, reason } => format!(
+            "step {} complete: {}",
+            step + 1,
+            phase_text(&ncs_exam::Phase::Complete { reason: *reason })
+        ),
+        E::StudyComplete => "every step is complete: `quit` ends the study".into(),
+        E::Running { running } => {
+            if *running {
+                "stimulating by the plan".into()
+            } else {
+                "stimulation paused".into()
+            }
+        }
+        E::Distance { step, distance_mm } => {
+            format!("step {} distance {distance_mm} mm", step + 1)
+        }
+        E::Intensity { intensity_ma } => format!("intensity {intensity_ma} mA entered"),
+        E::Note { text, .. } => format!("note: {text}"),
+        E::Rejected {
+            stimulus_time_s,
+            outcome,
+            ..
+        } => format!(
+            "sweep at {stimulus_time_s:.3} s: {}",
+            match outcome {
+                RejectOutcome::Rejected => "rejected",
+                RejectOutcome::NotLastInAverage =>
+                    "not rejected, newer sweeps were averaged after it",
+                RejectOutcome::Unknown => "not rejected, no such sweep",
+            }
+        ),
+        E::Refused { command, reason } => format!("{command}: {reason}"),
+        E::Status(s) => format!(
+            "step {}/{}, {}",
+            s.step + 1,
+            s.of,
+            if s.running { "stimulating" } else { "paused" }
+        ),
+    }
+}
+
+impl Output<LiveUpdate> for LiveOutput {
+    fn on_event(&mut self, ev: &Event<LiveUpdate>) {
         // A closed stdout (e.g. piped into `head`) must not stop the acquisition: the
         // recording and the summary go on.
         let _ = self.write(ev);

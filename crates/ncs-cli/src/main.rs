@@ -1,6 +1,7 @@
 //! The `ncs` command: nerve-conduction studies from an EMG amplifier.
 
 mod analyze;
+mod exam;
 mod live;
 mod report;
 mod simulate;

@@ -114,6 +114,8 @@ pub fn observation(m: &Measurement, tag: Option<&StimulusTag>) -> Option<Observa
 /// and `ncs analyze` both go through this, so their outputs agree.
 pub struct Analysis {
     detector: BlockDetector,
+    criteria: CriteriaSet,
+    study: Option<Study>,
     tags: Vec<StimulusTag>,
     measurements: Vec<Measurement>,
     /// Per measurement, its index among the detector's observations.
@@ -130,9 +132,15 @@ impl Analysis {
         findings: ClinicalFindings,
         tags: Vec<StimulusTag>,
     ) -> anyhow::Result<Self> {
-        let detector = BlockDetector::new(study, criteria, NormalValues::default_adult())?;
+        let detector = BlockDetector::new(
+            study.clone(),
+            criteria.clone(),
+            NormalValues::default_adult(),
+        )?;
         Ok(Analysis {
             detector,
+            criteria,
+            study,
             tags,
             measurements: Vec::new(),
             observation_index: Vec::new(),
@@ -143,25 +151,60 @@ impl Analysis {
 
     /// Adds one measurement (in stimulus order); returns the segment verdicts it changed.
     pub fn add(&mut self, m: &Measurement) -> usize {
-        let tag = m.tag.and_then(|t| self.tags.get(t as usize));
-        let mut changed = 0;
-        let index = match observation(m, tag) {
-            Some(obs) => match self.detector.push(obs, &mut NullSink) {
-                Ok(report) => {
-                    changed = report.segments_changed;
-                    Some(report.index)
-                }
-                Err(e) => {
-                    self.warnings
-                        .push(format!("stimulus at {:.4} s: {e}", m.stimulus_time_s));
-                    None
-                }
-            },
-            None => None,
-        };
+        let (index, changed) = self.observe(m);
         self.measurements.push(*m);
         self.observation_index.push(index);
         changed
+    }
+
+    fn observe(&mut self, m: &Measurement) -> (Option<usize>, usize) {
+        let tag = m.tag.and_then(|t| self.tags.get(t as usize));
+        match observation(m, tag) {
+            Some(obs) => match self.detector.push(obs, &mut NullSink) {
+                Ok(report) => (Some(report.index), report.segments_changed),
+                Err(e) => {
+                    self.warnings
+                        .push(format!("stimulus at {:.4} s: {e}", m.stimulus_time_s));
+                    (None, 0)
+                }
+            },
+            None => (None, 0),
+        }
+    }
+
+    /// Replaces the study protocol (a distance measured during the study) and grades every
+    /// measurement again, in the order they came.
+    pub fn set_study(&mut self, study: Study) -> anyhow::Result<()> {
+        self.study = Some(study);
+        self.rebuild()
+    }
+
+    /// Leaves out the measurement of stimulus `seq` (the examiner rejected it) and grades
+    /// the rest again; returns whether there was one.
+    pub fn reject(&mut self, seq: u64) -> anyhow::Result<bool> {
+        let Some(k) = self.measurements.iter().position(|m| m.seq == seq) else {
+            return Ok(false);
+        };
+        self.measurements.remove(k);
+        self.rebuild()?;
+        Ok(true)
+    }
+
+    fn rebuild(&mut self) -> anyhow::Result<()> {
+        self.detector = BlockDetector::new(
+            self.study.clone(),
+            self.criteria.clone(),
+            NormalValues::default_adult(),
+        )?;
+        self.warnings.clear();
+        let all = std::mem::take(&mut self.measurements);
+        self.observation_index.clear();
+        for m in &all {
+            let (index, _) = self.observe(m);
+            self.observation_index.push(index);
+        }
+        self.measurements = all;
+        Ok(())
     }
 
     /// The detector (segments, sites, patient).

@@ -24,8 +24,10 @@ pub const SOURCE_FORMS: &str =
     "`sim`, `sim:SCENARIO`, `serial:PORT[,format=ncs|byb|text][,OPTION=VALUE...]` \
 (PORT a path or usb=VID:PID), `audio` or `audio:NAME[,OPTION=VALUE...]`";
 
-/// Opens the source `spec` names; `speed` paces a simulated one.
-pub fn open(spec: &str, speed: &str) -> anyhow::Result<Opened> {
+/// Opens the source `spec` names; `speed` paces a simulated one. With `patient` a simulated
+/// source is a simulated patient: nothing is stimulated until the examiner fires, and the
+/// response comes from where the current protocol step places the electrode.
+pub fn open(spec: &str, speed: &str, patient: bool) -> anyhow::Result<Opened> {
     if spec == "audio" || spec.starts_with("audio:") {
         let rest = spec.strip_prefix("audio").unwrap_or_default();
         return audio(rest.strip_prefix(':').unwrap_or(rest));
@@ -34,11 +36,27 @@ pub fn open(spec: &str, speed: &str) -> anyhow::Result<Opened> {
         return serial(rest);
     }
     let pace = Pace::parse(speed).map_err(anyhow::Error::msg)?;
+    let source: Box<dyn Source> = if patient {
+        Box::new(patient_sim(spec, pace)?)
+    } else {
+        Box::new(sim(spec, pace)?)
+    };
     Ok(Opened {
-        source: Box::new(sim(spec, pace)?),
+        source,
         pace,
         link: None,
     })
+}
+
+/// How long a simulated patient lasts (s of signal) unless the examiner quits first.
+pub const PATIENT_SECONDS: f64 = 3600.0;
+
+/// The simulated patient of `spec` (`sim` or `sim:SCENARIO`): the scenario's nerves,
+/// stimulated on demand.
+fn patient_sim(spec: &str, pace: Pace) -> anyhow::Result<SimSource> {
+    let planned = sim(spec, pace)?;
+    let scenario = planned.study().scenario().clone();
+    Ok(SimSource::on_demand(&scenario, pace, PATIENT_SECONDS)?)
 }
 
 /// An audio input: `NAME` (exact or a part of it; empty for the default input) and options,
@@ -158,12 +176,12 @@ mod tests {
         let e = sim("serial:/dev/ttyUSB0", Pace::Max).err().unwrap();
         assert!(e.to_string().contains("--source must be"), "{e}");
         assert!(sim("sim:nope", Pace::Max).is_err());
-        let e = open("bogus", "max").err().unwrap();
+        let e = open("bogus", "max", false).err().unwrap();
         assert!(e.to_string().contains("--source must be"), "{e}");
-        let e = open("sim", "fast").err().unwrap();
+        let e = open("sim", "fast", false).err().unwrap();
         assert!(!e.to_string().is_empty());
         // Serial options are checked before any port is opened.
-        let e = open("serial:/dev/null,format=byb,bits=9", "1")
+        let e = open("serial:/dev/null,format=byb,bits=9", "1", false)
             .err()
             .unwrap();
         assert!(
@@ -171,7 +189,7 @@ mod tests {
             "{e}"
         );
         assert!(e.to_string().contains("volts_per_count=V"), "{e}");
-        let e = open("serial:/dev/null,offset=3", "1").err().unwrap();
+        let e = open("serial:/dev/null,offset=3", "1", false).err().unwrap();
         assert!(
             e.to_string()
                 .contains("offset does not apply to format=ncs"),
@@ -179,10 +197,10 @@ mod tests {
         );
         assert!(SOURCE_FORMS.contains("`audio:NAME[,OPTION=VALUE...]`"));
         // Options are checked before any device is opened.
-        let e = open("audio:USB,rate=fast", "1").err().unwrap();
+        let e = open("audio:USB,rate=fast", "1", false).err().unwrap();
         assert!(e.to_string().contains("rate must be a whole number"), "{e}");
         assert!(e.to_string().contains("volts_full_scale=V"), "{e}");
-        let e = open("audio:USB,colour=red", "1").err().unwrap();
+        let e = open("audio:USB,colour=red", "1", false).err().unwrap();
         assert!(
             e.to_string().contains("must be one of the audio options"),
             "{e}"

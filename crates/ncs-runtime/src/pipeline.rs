@@ -466,6 +466,9 @@ pub fn thread_cpu_time_s() -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
+// Boxing the measurement would allocate on the processing thread; channel slots are
+// preallocated at this size instead.
+#[allow(clippy::large_enum_variant)]
 enum MeasEvent {
     Measurement {
         m: Measurement,
@@ -474,6 +477,7 @@ enum MeasEvent {
     Rejected(Rejection),
 }
 
+#[allow(clippy::large_enum_variant)]
 enum RecMsg {
     Measurement(Measurement),
     Rejected(Rejection),

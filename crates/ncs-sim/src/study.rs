@@ -218,6 +218,83 @@ impl StudySource {
         (self.pre, self.post)
     }
 
+    /// A study with no planned stimulus, `frames` long: a simulated patient on whom the
+    /// examiner places the electrode and fires the stimulator ([`StudySource::fire`]). The
+    /// scenario's nerves, noise and impairments apply as in a planned study.
+    pub fn on_demand(scenario: &Scenario, frames: u64) -> Result<Self, SimError> {
+        let mut s = Self::new(scenario)?;
+        s.stimuli.clear();
+        s.total_frames = frames;
+        Ok(s)
+    }
+
+    /// Fires a stimulus of `intensity_ma` at the next frame to be filled (at the earliest one
+    /// pre-stimulus window into the stream), with the electrode over site `site` of nerve
+    /// `nerve` (indices into the scenario), or over no nerve of the scenario (`None`: only the
+    /// artefact), recorded on `channel`. Returns the stimulus added to
+    /// [`StudySource::stimuli`], if on a nerve.
+    pub fn fire(
+        &mut self,
+        target: Option<(usize, usize)>,
+        channel: usize,
+        intensity_ma: f64,
+    ) -> Option<&Stimulus> {
+        self.fire_at(self.pos, target, channel, intensity_ma)
+    }
+
+    /// As [`StudySource::fire`], at frame `at` (not before the next frame to be filled, nor
+    /// before one pre-stimulus window into the stream).
+    pub fn fire_at(
+        &mut self,
+        at: u64,
+        target: Option<(usize, usize)>,
+        channel: usize,
+        intensity_ma: f64,
+    ) -> Option<&Stimulus> {
+        let fs = self.scenario.sample_rate_hz;
+        let at = at.max(self.pos).max(self.pre as u64);
+        let Some((ni, si)) = target.filter(|&(n, s)| {
+            self.scenario
+                .nerves
+                .get(n)
+                .is_some_and(|nerve| s < nerve.sites.len())
+        }) else {
+            let mut samples = vec![0.0; self.pre + self.post];
+            if let Some(a) = &self.scenario.impairments.artefact {
+                add_artefact(a, intensity_ma, fs, self.pre, &mut samples);
+            }
+            self.active.push_back(Active {
+                start: at - self.pre as u64,
+                channel: channel.min(self.scenario.channels.saturating_sub(1)),
+                samples,
+            });
+            return None;
+        };
+        let n = &self.scenario.nerves[ni];
+        let supra = self.models[ni].supramaximal_ma(si);
+        self.stimuli.push(Stimulus {
+            index: self.stimuli.len(),
+            sample_index: at,
+            time_s: at as f64 / fs,
+            nerve: n.name.clone(),
+            nerve_index: ni,
+            side: n.side,
+            site: n.sites[si].name.clone(),
+            site_index: si,
+            modality: n.modality,
+            distance_mm: n.sites[si].distance_mm,
+            // The recording electrodes are wherever the examiner put them.
+            channel: channel.min(self.scenario.channels.saturating_sub(1)),
+            intensity_ma,
+            sweep: 0,
+            supramaximal: intensity_ma >= supra,
+        });
+        let k = self.stimuli.len() - 1;
+        self.next_stim = self.next_stim.max(k + 1);
+        self.activate(k);
+        self.stimuli.last()
+    }
+
     /// The noise-free response of stimulus `k` over the window (volts) and the index of the
     /// stimulus in it.
     fn clean_window(&self, k: usize) -> Option<Vec<f64>> {

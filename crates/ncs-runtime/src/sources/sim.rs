@@ -4,9 +4,17 @@
 use ncs_block::Modality;
 use ncs_sim::{Scenario, StudySource};
 
-use crate::source::{ReadOutcome, Source, SourceError, SourceInfo, StimulusMark, StimulusTag};
+use ncs_block::names::{canonical_nerve, canonical_side, canonical_site};
+
+use crate::source::{
+    FireRequest, ReadOutcome, Source, SourceError, SourceInfo, StimulusMark, StimulusTag,
+};
 
 use super::{Pace, Pacer};
+
+/// Where an electrode can be placed on a simulated patient: (canonical nerve, side, site) and
+/// the (nerve, site) indices in the scenario.
+type Place = ((String, String, String), (usize, usize));
 
 /// A simulated study as a [`Source`]. Tag `k` describes stimulus `k` of the study.
 ///
@@ -21,6 +29,11 @@ pub struct SimSource {
     marks: Vec<u64>,
     next_mark: usize,
     pacer: Pacer,
+    /// On demand: the scenario's (canonical nerve, side, site) per (nerve, site) index, to
+    /// find where the examiner placed the electrode; `None` for a planned study.
+    on_demand: Option<Vec<Place>>,
+    /// Marks of fired stimuli not yet delivered: (frame, intensity µA).
+    fired: std::collections::VecDeque<(u64, u32)>,
 }
 
 impl SimSource {
@@ -65,7 +78,42 @@ impl SimSource {
             marks,
             next_mark: 0,
             pacer,
+            on_demand: None,
+            fired: std::collections::VecDeque::new(),
         })
+    }
+
+    /// A simulated patient with the scenario's nerves, `seconds` long, on whom nothing is
+    /// stimulated until the examiner fires ([`Source::fire`]): the response comes from the
+    /// nerve and site the request names as the electrode's placement (names compared in
+    /// canonical form), or is only an artefact when no nerve of the scenario is there.
+    pub fn on_demand(scenario: &Scenario, pace: Pace, seconds: f64) -> Result<Self, SourceError> {
+        if !(seconds.is_finite() && seconds > 0.0) {
+            return Err(SourceError::Failed(format!(
+                "a simulated patient must last > 0 s, got {seconds}"
+            )));
+        }
+        let mut s = Self::new(scenario, pace)?;
+        let frames = (seconds * s.info.sample_rate_hz).round() as u64;
+        s.study = StudySource::on_demand(scenario, frames)
+            .map_err(|e| SourceError::Failed(format!("scenario {:?}: {e}", scenario.name)))?;
+        s.tags.clear();
+        s.marks.clear();
+        s.info.description = format!("simulated patient, scenario {}", scenario.name);
+        let mut places = Vec::new();
+        for (ni, n) in scenario.nerves.iter().enumerate() {
+            for (si, site) in n.sites.iter().enumerate() {
+                let key = (
+                    canonical_nerve(&n.name),
+                    canonical_side(&side_name(n.side)),
+                    canonical_site(&site.name),
+                );
+                places.push((key, (ni, si)));
+            }
+        }
+        s.on_demand = Some(places);
+        s.fired = std::collections::VecDeque::with_capacity(64);
+        Ok(s)
     }
 
     /// The built-in scenario `name` at `pace`.
@@ -115,6 +163,17 @@ impl Source for SimSource {
             return Ok(ReadOutcome::End);
         }
         let end = first + n as u64;
+        while let Some(&(at, ua)) = self.fired.front() {
+            if at >= end {
+                break;
+            }
+            self.fired.pop_front();
+            if marks.len() < marks.capacity() {
+                let mut m = StimulusMark::new(at, None);
+                m.intensity_ua = Some(ua);
+                marks.push(m);
+            }
+        }
         while let Some(&s) = self.marks.get(self.next_mark) {
             if s >= end {
                 break;
@@ -129,5 +188,43 @@ impl Source for SimSource {
             first_sample: first,
             frames: n,
         })
+    }
+
+    fn can_fire(&self) -> bool {
+        self.on_demand.is_some()
+    }
+
+    fn fire(&mut self, request: &FireRequest<'_>) -> Result<(), SourceError> {
+        let Some(places) = &self.on_demand else {
+            return Err(SourceError::Failed(format!(
+                "{} plays a planned study: it cannot fire",
+                self.info.description
+            )));
+        };
+        if !(request.intensity_ma.is_finite() && request.intensity_ma >= 0.0) {
+            return Err(SourceError::Failed(format!(
+                "stimulus intensity must be a number of mA >= 0, got {}",
+                request.intensity_ma
+            )));
+        }
+        // Names in tags are canonical already (a validated protocol); compared as they are.
+        let target = request.placement.and_then(|t| {
+            let (n, sd, st) = (t.nerve.as_deref()?, t.side.as_deref()?, t.site.as_deref()?);
+            places
+                .iter()
+                .find(|((pn, ps, pt), _)| pn == n && ps == sd && pt == st)
+                .map(|(_, idx)| *idx)
+        });
+        let channel = request.placement.and_then(|t| t.channel).unwrap_or(0);
+        // Not before half a second into the stream: a sweep needs its pre-stimulus baseline.
+        let lead = (0.5 * self.info.sample_rate_hz) as u64;
+        let at = self.study.position().max(lead);
+        self.study
+            .fire_at(at, target, channel, request.intensity_ma);
+        if self.fired.len() < self.fired.capacity() {
+            self.fired
+                .push_back((at, (request.intensity_ma * 1000.0).round() as u32));
+        }
+        Ok(())
     }
 }
