@@ -1,6 +1,7 @@
 //! Tests of the `ncs` command, run as a separate process like a user would.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod acquire_record;
 mod audio;
 mod bad_input;
 mod common;
@@ -9,4 +10,6 @@ mod gaps;
 mod interop;
 mod live;
 mod real_data;
+mod replay;
 mod serial;
+mod simulate;
