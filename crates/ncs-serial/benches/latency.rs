@@ -3,17 +3,23 @@
 //! `cargo bench -p ncs-serial --bench latency` prints:
 //! * decoder throughput (MB/s) on 8 ch × 20 kHz i24 frames;
 //! * host throughput over the pty (emulator unpaced → `SerialSource` → volts), MB/s;
-//! * at real-time pace: latency from a frame leaving the emulator to its samples being
-//!   returned by `SerialSource::read`, and from the frame completing a sweep window to the
-//!   `Processor`'s measurement (p50 / p99 / max).
+//! * at real-time pace, through the threaded pipeline (`ncs_runtime::run`, as `ncs acquire`
+//!   runs it): latency from the frame completing a sweep window leaving the emulator to the
+//!   measurement reaching the output thread (p50 / p99 / max over 30 s at 10 stimuli/s, about
+//!   300 sweeps), with the pipeline's own share (block arrival → measurement).
 //!
 //! Under `cargo test` (debug assertions) it runs once on a short stream so it keeps working.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use firmware_bridge::{encode_data_frame, DataHeader, Decoder, Frame, SampleFormat};
-use ncs_runtime::{Measurement, Processor, ProcessorConfig, ReadOutcome, Source};
+use ncs_runtime::pipeline::{Event, Output};
+use ncs_runtime::{
+    Measurement, NoAnalysis, Overflow, PipelineConfig, ProcessorConfig, ReadOutcome, Source,
+};
 use ncs_serial::{PortSpec, SerialConfig, SerialSource};
 use ncs_virtual_amp::{Amp, AmpConfig, Content};
 
@@ -68,7 +74,16 @@ struct Run {
 }
 
 fn start(speed: f64, frames: u64, tx: Option<std::sync::mpsc::Sender<(u64, u64, Instant)>>) -> Run {
-    let mut cfg = AmpConfig::new(Content::Study(Box::new(scenario())));
+    start_with(scenario(), speed, frames, tx)
+}
+
+fn start_with(
+    sc: ncs_sim::Scenario,
+    speed: f64,
+    frames: u64,
+    tx: Option<std::sync::mpsc::Sender<(u64, u64, Instant)>>,
+) -> Run {
+    let mut cfg = AmpConfig::new(Content::Study(Box::new(sc)));
     cfg.speed = speed;
     cfg.max_frames = Some(frames);
     cfg.exit_at_end = true;
@@ -115,77 +130,102 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
+/// Keeps, for every measurement, when it reached the output thread.
+struct Arrivals {
+    got: Vec<(Measurement, Instant, Option<Duration>)>,
+}
+
+impl Output<()> for Arrivals {
+    fn on_event(&mut self, event: &Event<()>) {
+        if let Event::Measurement { m, latency } = event {
+            self.got.push((*m, Instant::now(), *latency));
+        }
+    }
+}
+
 fn latency() {
-    let frames = if SHORT { 10_000 } else { 400_000 };
+    // Ten stimuli a second, four sweeps per intensity, short pauses: up to 30 s of the
+    // 8-channel study holds > 200 sweeps of 5 + 50 ms.
+    let mut sc = scenario();
+    sc.stim_rate_hz = 10.0;
+    sc.sweeps_per_intensity = 4;
+    sc.lead_in_s = 0.2;
+    sc.site_gap_s = 0.2;
+    let study = ncs_sim::StudySource::new(&sc).expect("study");
+    let frames: u64 = (if SHORT { 40_000 } else { 600_000 }).min(study.total_frames());
+    let stimuli = study
+        .stimuli()
+        .iter()
+        .filter(|s| s.sample_index + 1_000 < frames)
+        .count();
+    drop(study);
     let (tx, rx) = std::sync::mpsc::channel();
-    let run = start(1.0, frames, Some(tx));
-    let mut src = host(&run.path, frames);
-    let info = src.info().clone();
-    let mut proc =
-        Processor::new(ProcessorConfig::default(), &info, Vec::new()).expect("processor");
-    let mut sent: HashMap<u64, Instant> = HashMap::new();
-    let mut frame_lat = Vec::new();
-    let mut meas_lat = Vec::new();
-    let mut block = vec![0f32; 1024 * 8];
-    let mut marks = Vec::new();
-    loop {
-        marks.clear();
-        let o = src.read(&mut block, &mut marks).expect("reads");
-        let now = Instant::now();
-        for (first, n, at) in rx.try_iter() {
-            // One entry per frame: its last sample, when it left.
-            sent.insert(first + n - 1, at);
-        }
-        match o {
-            ReadOutcome::End => break,
-            ReadOutcome::Lost {
-                first_sample,
-                count,
-            } => proc.gap(first_sample, count),
-            ReadOutcome::Frames {
-                first_sample,
-                frames,
-            } => {
-                if frames > 0 {
-                    let last = first_sample + frames as u64 - 1;
-                    if let Some(at) = sent.get(&last) {
-                        frame_lat.push(now.duration_since(*at).as_secs_f64() * 1e3);
-                    }
-                }
-                let mut done: Vec<Measurement> = Vec::new();
-                let mut sink = |m: &Measurement| done.push(*m);
-                proc.push(first_sample, &block[..frames * 8], &marks, &mut sink);
-                let t = Instant::now();
-                for m in done {
-                    // The frame holding the window's last sample completed the sweep.
-                    let last = m.window_end_sample - 1;
-                    let key = last - last % 20 + 19;
-                    if let Some(at) = sent.get(&key) {
-                        meas_lat.push(t.duration_since(*at).as_secs_f64() * 1e3);
-                    }
-                }
-            }
-        }
-    }
-    run.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let run = start_with(sc, 1.0, frames, Some(tx));
+    let src = host(&run.path, frames);
+    let config = PipelineConfig {
+        processor: ProcessorConfig {
+            pre_ms: 5.0,
+            post_ms: 50.0,
+            ..ProcessorConfig::default()
+        },
+        // A live source: a full ring is recorded loss, never a wait.
+        overflow: Overflow::Drop,
+        ..PipelineConfig::default()
+    };
+    let output = Arrivals {
+        got: Vec::with_capacity(4096),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = ncs_runtime::run(src, config, NoAnalysis, output, None, stop).expect("pipeline");
+    run.stop.store(true, Ordering::Relaxed);
     run.amp.join().expect("emulator thread");
-    assert!(!frame_lat.is_empty());
-    println!(
-        "frame leaves emulator -> samples returned by read (real-time pace, {} frames): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        frame_lat.len(),
-        pct(&mut frame_lat, 0.5),
-        pct(&mut frame_lat, 0.99),
-        pct(&mut frame_lat, 1.0)
-    );
-    if !meas_lat.is_empty() {
-        println!(
-            "sweep-completing frame leaves emulator -> measurement ({} sweeps): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            meas_lat.len(),
-            pct(&mut meas_lat, 0.5),
-            pct(&mut meas_lat, 0.99),
-            pct(&mut meas_lat, 1.0)
-        );
+    let summary = done.summary;
+    assert_eq!(summary.lost_frames(), 0, "nothing lost at real-time pace");
+    // When each frame (by its first sample) left the emulator.
+    let sent: HashMap<u64, Instant> = rx.try_iter().map(|(first, _, at)| (first, at)).collect();
+    let mut lat = Vec::new();
+    let mut pipe = Vec::new();
+    for (m, at, l) in &done.output.got {
+        // The frame holding the window's last sample completed the sweep; it left the
+        // emulator post_ms after the frame holding the stimulus mark.
+        let last = m.window_end_sample - 1;
+        if let Some(t) = sent.get(&(last - last % 20)) {
+            lat.push(at.duration_since(*t).as_secs_f64() * 1e3);
+        }
+        if let Some(l) = l {
+            pipe.push(l.as_secs_f64() * 1e3);
+        }
     }
+    let sweeps = lat.len();
+    assert!(sweeps > 0);
+    assert_eq!(
+        sweeps, stimuli,
+        "every stimulus of the stream measured and timed"
+    );
+    if !SHORT {
+        assert!(sweeps >= 200, "a p99 needs >= 200 sweeps, got {sweeps}");
+    }
+    println!(
+        "sweep-completing frame leaves emulator -> measurement at the output thread, through \
+         ncs_runtime::run (real-time pace, 8 ch x 20 kHz, {sweeps} sweeps): p50 {:.2} ms, \
+         p99 {:.2} ms, max {:.2} ms",
+        pct(&mut lat, 0.5),
+        pct(&mut lat, 0.99),
+        pct(&mut lat, 1.0)
+    );
+    println!(
+        "  of which block arrival -> measurement left the processing thread ({} sweeps): p50 \
+         {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        pipe.len(),
+        pct(&mut pipe, 0.5),
+        pct(&mut pipe, 0.99),
+        pct(&mut pipe, 1.0)
+    );
+    println!(
+        "  stimulus mark leaves emulator -> measurement: the same plus the 50-ms post-stimulus \
+         window the measurement waits for; processing thread CPU {:.1} %",
+        summary.processing_cpu_pct.unwrap_or(f64::NAN)
+    );
 }
 
 fn main() {
