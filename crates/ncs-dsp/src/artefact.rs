@@ -207,7 +207,7 @@ impl ArtefactDetector {
         for &x in block {
             state.ring[(state.pos % cap) as usize] = x;
             state.pos += 1;
-            if state.pos % self.nw as u64 == 0 {
+            if state.pos.is_multiple_of(self.nw as u64) {
                 let n = self.nw;
                 state.sigma = Some(self.noise(state, state.pos - n as u64, n));
             }

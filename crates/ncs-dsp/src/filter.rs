@@ -4,6 +4,7 @@
 
 use crate::design::{frequency_response, group_delay_samples, section_poles, FilterSpec, Section};
 use crate::error::{check_fs, DspError};
+use crate::lanes::{self, Io, Kind};
 use rustfft::num_complex::Complex64;
 
 /// Sample types accepted by the streaming filter (`f32` and `f64`); computation is in f64.
@@ -44,7 +45,7 @@ impl Sample for f64 {
 }
 
 /// Longest cascade handled by the specialised block loops (longer ones use the generic loop).
-const MAX_FAST_SECTIONS: usize = 16;
+pub(crate) const MAX_FAST_SECTIONS: usize = 16;
 
 /// What to build: sample rate, channel count and the stages of the cascade in order (e.g. a
 /// band-pass followed by a 50 Hz notch).
@@ -80,6 +81,8 @@ pub struct Cascade {
     fs: f64,
     channels: usize,
     sections: Vec<Section>,
+    /// `Kind::of` each section, worked out once.
+    kinds: Vec<Kind>,
 }
 
 /// Running state of a [`Cascade`]: two f64 delay values per section per channel, laid out
@@ -150,10 +153,12 @@ impl Cascade {
             }
             out.push(n);
         }
+        let kinds = out.iter().map(Kind::of).collect();
         Ok(Self {
             fs,
             channels,
             sections: out,
+            kinds,
         })
     }
 
@@ -243,7 +248,8 @@ impl Cascade {
     ///
     /// Common channel counts (1, 2, 4, 8, 16) with up to 16 sections run a specialised loop
     /// that keeps the state in fixed-size local arrays, so one section's update is a handful of
-    /// vector instructions across all channels.
+    /// vector instructions across all channels; on x86-64 processors with AVX that loop runs
+    /// with 4-lane vectors (chosen at run time, see `lanes.rs`), with the same results.
     pub fn process<T: Sample>(
         &self,
         state: &mut CascadeState,
@@ -254,12 +260,14 @@ impl Cascade {
         let frames = input.len().min(output.len()) / ch;
         let (input, output) = (&input[..frames * ch], &mut output[..frames * ch]);
         if state.channels == ch && self.sections.len() <= MAX_FAST_SECTIONS {
+            let (s, k, z) = (&self.sections[..], &self.kinds[..], &mut state.z[..]);
+            let io = Io::Copy(input, output);
             match ch {
-                1 => return self.process_fixed::<1, T>(&mut state.z, input, output),
-                2 => return self.process_fixed::<2, T>(&mut state.z, input, output),
-                4 => return self.process_fixed::<4, T>(&mut state.z, input, output),
-                8 => return self.process_fixed::<8, T>(&mut state.z, input, output),
-                16 => return self.process_fixed::<16, T>(&mut state.z, input, output),
+                1 => return lanes::block::<1, T>(s, k, z, io),
+                2 => return lanes::block::<2, T>(s, k, z, io),
+                4 => return lanes::block::<4, T>(s, k, z, io),
+                8 => return lanes::block::<8, T>(s, k, z, io),
+                16 => return lanes::block::<16, T>(s, k, z, io),
                 _ => {}
             }
         }
@@ -269,55 +277,24 @@ impl Cascade {
         frames
     }
 
-    /// The block loop for `N` channels: state copied into local arrays for the block (no
-    /// aliasing with the outputs, fixed trip counts), written back at the end. Same arithmetic,
-    /// in the same order, as [`Cascade::run_sections`].
-    #[inline(always)]
-    fn process_fixed<const N: usize, T: Sample>(
-        &self,
-        z: &mut [f64],
-        input: &[T],
-        output: &mut [T],
-    ) -> usize {
-        let ns = self.sections.len();
-        let mut zs = [[[0.0f64; N]; 2]; MAX_FAST_SECTIONS];
-        for (local, stored) in zs.iter_mut().zip(z.chunks_exact(2 * N)) {
-            local[0].copy_from_slice(&stored[..N]);
-            local[1].copy_from_slice(&stored[N..]);
-        }
-        let mut frames = 0;
-        for (fi, fo) in input.chunks_exact(N).zip(output.chunks_exact_mut(N)) {
-            let mut v = [0.0f64; N];
-            for (w, x) in v.iter_mut().zip(fi) {
-                *w = x.to_f64();
-            }
-            for (s, zz) in self.sections.iter().zip(zs[..ns].iter_mut()) {
-                let [b0, b1, b2, _, a1, a2] = *s;
-                let [d0, d1] = zz;
-                for k in 0..N {
-                    let xin = v[k];
-                    let y = b0 * xin + d0[k];
-                    d0[k] = b1 * xin - a1 * y + d1[k];
-                    d1[k] = b2 * xin - a2 * y;
-                    v[k] = y;
-                }
-            }
-            for (o, w) in fo.iter_mut().zip(v.iter()) {
-                *o = T::from_f64(*w);
-            }
-            frames += 1;
-        }
-        for (local, stored) in zs.iter().zip(z.chunks_exact_mut(2 * N)) {
-            stored[..N].copy_from_slice(&local[0]);
-            stored[N..].copy_from_slice(&local[1]);
-        }
-        frames
-    }
-
     /// In-place variant of [`Cascade::process`]; returns the number of frames processed.
+    /// Bit-identical to [`Cascade::process`] and to [`Cascade::process_frame`] on each frame.
     pub fn process_in_place<T: Sample>(&self, state: &mut CascadeState, buf: &mut [T]) -> usize {
         let ch = self.channels;
-        let mut frames = 0;
+        let frames = buf.len() / ch;
+        let buf = &mut buf[..frames * ch];
+        if state.channels == ch && self.sections.len() <= MAX_FAST_SECTIONS {
+            let (s, k, z) = (&self.sections[..], &self.kinds[..], &mut state.z[..]);
+            let io = Io::InPlace(buf);
+            match ch {
+                1 => return lanes::block::<1, T>(s, k, z, io),
+                2 => return lanes::block::<2, T>(s, k, z, io),
+                4 => return lanes::block::<4, T>(s, k, z, io),
+                8 => return lanes::block::<8, T>(s, k, z, io),
+                16 => return lanes::block::<16, T>(s, k, z, io),
+                _ => {}
+            }
+        }
         for f in buf.chunks_exact_mut(ch) {
             let work = &mut state.work[..ch.min(state.channels)];
             for (w, x) in work.iter_mut().zip(f.iter()) {
@@ -327,7 +304,6 @@ impl Cascade {
             for (o, w) in f.iter_mut().zip(work.iter()) {
                 *o = T::from_f64(*w);
             }
-            frames += 1;
         }
         frames
     }
@@ -335,16 +311,10 @@ impl Cascade {
     /// The hot loop: for each section, all channels side by side.
     #[inline(always)]
     fn run_sections(&self, z: &mut [f64], stride: usize, work: &mut [f64]) {
-        for (s, zs) in self.sections.iter().zip(z.chunks_exact_mut(2 * stride)) {
+        let steps = self.sections.iter().zip(&self.kinds);
+        for ((s, &kind), zs) in steps.zip(z.chunks_exact_mut(2 * stride)) {
             let (z0, z1) = zs.split_at_mut(stride);
-            let [b0, b1, b2, _, a1, a2] = *s;
-            for ((x, d0), d1) in work.iter_mut().zip(z0.iter_mut()).zip(z1.iter_mut()) {
-                let xin = *x;
-                let y = b0 * xin + *d0;
-                *d0 = b1 * xin - a1 * y + *d1;
-                *d1 = b2 * xin - a2 * y;
-                *x = y;
-            }
+            lanes::section(kind, s, work, z0, z1);
         }
     }
 }
