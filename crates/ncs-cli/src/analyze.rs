@@ -108,6 +108,37 @@ pub fn load_study(path: Option<&Path>) -> anyhow::Result<Option<Study>> {
     .transpose()
 }
 
+/// The study protocol for analysing `session`: `--protocol` if given, else the protocol the
+/// session was recorded with (`study_protocol`, with the distances measured during the
+/// study), so that offline analysis grades the study as it was graded live. Says which it
+/// used in `assumptions`.
+pub fn study_for(
+    protocol: Option<&Path>,
+    session: &Session,
+    assumptions: &mut Vec<String>,
+) -> anyhow::Result<Option<Study>> {
+    if protocol.is_some() {
+        return load_study(protocol);
+    }
+    let texts = session.texts()?;
+    let Some(text) = texts.get(crate::exam::PROTOCOL_TEXT) else {
+        return Ok(None);
+    };
+    let study = Study::from_toml_str(text, &NormalValues::default_adult()).with_context(|| {
+        format!(
+            "the study protocol recorded in {} (/processing/ncs/ncs_text, {}) is not valid",
+            session.info().path.display(),
+            crate::exam::PROTOCOL_TEXT
+        )
+    })?;
+    assumptions.push(format!(
+        "study protocol {:?} as recorded in the session ({})",
+        study.name,
+        crate::exam::PROTOCOL_TEXT
+    ));
+    Ok(Some(study))
+}
+
 /// Loads clinical findings (TOML, or JSON by extension), if given.
 pub fn load_findings(path: Option<&Path>) -> anyhow::Result<ClinicalFindings> {
     let Some(p) = path else {
@@ -417,9 +448,13 @@ fn mains_rows(head: &[Vec<f64>], fs: f64) -> Vec<MainsRow> {
 /// Analyses a session and returns the report.
 pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<Report> {
     let criteria = CriteriaSet::by_name(&args.criteria)?;
-    let study = load_study(args.protocol.as_deref())?;
     let findings = load_findings(args.findings.as_deref())?;
-    let prepared = prepare(args)?;
+    let mut prepared = prepare(args)?;
+    let study = study_for(
+        args.protocol.as_deref(),
+        &prepared.session,
+        &mut prepared.assumptions,
+    )?;
     let mut analysis = Analysis::new(criteria, study, findings, prepared.tags.clone())?;
     let Processed {
         stats,

@@ -158,8 +158,16 @@ pub fn acquire(args: &AcquireArgs) -> anyhow::Result<()> {
         args.record.as_deref(),
         &args.live,
         opened.link,
-        Some(setup),
+        Some(Planned::Exam(Box::new(setup))),
     )
+}
+
+/// What a live run follows besides its source.
+enum Planned {
+    /// The examiner's study.
+    Exam(Box<ExamSetup>),
+    /// A study protocol to grade by (or none), as resolved by the command.
+    Study(Option<ncs_block::Study>),
 }
 
 /// The examiner's study handed to [`run_live`].
@@ -222,7 +230,22 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     for a in source.assumptions() {
         eprintln!("assumed: {a}");
     }
-    run_live(source, pace, None, &args.live, None, None)
+    // The protocol the session was recorded with, as `ncs analyze` takes it.
+    let session = ncs_io::Session::open(&args.session, args.series.as_deref())?;
+    let mut assumed = Vec::new();
+    let study = crate::analyze::study_for(args.live.protocol.as_deref(), &session, &mut assumed)?;
+    for a in &assumed {
+        eprintln!("assumed: {a}");
+    }
+    drop(session);
+    run_live(
+        source,
+        pace,
+        None,
+        &args.live,
+        None,
+        Some(Planned::Study(study)),
+    )
 }
 
 /// The pipeline settings for a source at `pace`.
@@ -250,14 +273,15 @@ fn run_live<S: Source + 'static>(
     record: Option<&Path>,
     opts: &LiveOptions,
     link: Option<Link>,
-    exam: Option<ExamSetup>,
+    plan: Option<Planned>,
 ) -> anyhow::Result<()> {
     let info = source.info().clone();
     let tags = source.tags().to_vec();
     let criteria = CriteriaSet::by_name(&opts.criteria)?;
-    let study = match &exam {
-        Some(e) => Some(e.study.clone()),
-        None => load_study(opts.protocol.as_deref())?,
+    let (study, exam) = match plan {
+        Some(Planned::Exam(e)) => (Some(e.study.clone()), Some(*e)),
+        Some(Planned::Study(s)) => (s, None),
+        None => (load_study(opts.protocol.as_deref())?, None),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let (rec_tx, rec_rx) = crossbeam_channel::bounded::<RecorderCommand>(4096);
@@ -319,17 +343,22 @@ fn run_live<S: Source + 'static>(
         }
         None => None,
     };
-    let driver = exam.map(|e| {
-        crate::exam::ExamDriver::new(
-            e.exam,
-            e.steering,
-            e.study,
-            e.commands,
-            recorder.is_some().then_some(rec_tx),
-            stop.clone(),
-            e.run,
-        )
-    });
+    // The control socket and its command channel stay open until the run has ended.
+    let (driver, _control) = match exam {
+        Some(e) => (
+            Some(crate::exam::ExamDriver::new(
+                e.exam,
+                e.steering,
+                e.study,
+                e.commands,
+                recorder.is_some().then_some(rec_tx),
+                stop.clone(),
+                e.run,
+            )),
+            Some(e._keep),
+        ),
+        None => (None, None),
+    };
     // A second pipeline in the same process cannot install the handler again; Ctrl-C then
     // ends the process as usual, which is all that is lost.
     let _ = ncs_runtime::stop_on_ctrl_c(stop.clone());

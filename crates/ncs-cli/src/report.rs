@@ -219,9 +219,34 @@ impl Analysis {
             .zip(&self.observation_index)
             .map(|(m, idx)| {
                 let selected = idx.is_some_and(|i| self.detector.is_selected(i));
-                response_row(m, m.tag.and_then(|t| self.tags.get(t as usize)), selected)
+                let tag = m.tag.and_then(|t| self.tags.get(t as usize));
+                let mut row = response_row(m, tag, selected);
+                // The block detector takes a site's distance from the protocol when it gives
+                // one (measured during the study, perhaps after the stimulus): so does the row.
+                if let Some(d) = tag.and_then(|t| self.protocol_distance(t, m)) {
+                    row.distance_mm = Some(d);
+                }
+                row
             })
             .collect()
+    }
+
+    /// The distance the study protocol gives the site of `tag`, recorded on `m`'s channel.
+    fn protocol_distance(&self, tag: &StimulusTag, m: &Measurement) -> Option<f64> {
+        use ncs_block::names::{canonical_nerve, canonical_side, canonical_site};
+        let study = self.study.as_ref()?;
+        let nerve = study.find(
+            &canonical_nerve(tag.nerve.as_deref()?),
+            &canonical_side(tag.side.as_deref()?),
+            m.modality,
+            m.channel,
+        )?;
+        let site = canonical_site(tag.site.as_deref()?);
+        nerve
+            .sites
+            .iter()
+            .find(|s| s.name == site)
+            .map(|s| s.distance_mm)
     }
 
     /// The full report.

@@ -6,6 +6,7 @@ mod audio;
 mod bad_input;
 mod common;
 mod fixtures;
+mod examiner;
 mod gaps;
 mod interop;
 mod live;
