@@ -12,7 +12,7 @@ pub use latency::{LatencyHistogram, StageLatency};
 pub use pipeline::{
     run, stop_on_ctrl_c, Analyzer, CollectMeasurements, DroppedEvents, Event, Finished, GapReason,
     GapRecord, Hooks, NoAnalysis, NoOutput, Output, Overflow, PipelineConfig, PipelineError,
-    Progress, Role, Stage, Summary, TxStats,
+    Progress, Role, Stage, Summary, SweepTrace, TxStats, TRACE_POINTS,
 };
 pub use processor::{
     Detection, MarkersMs, Measurement, MeasurementSink, Processor, ProcessorConfig, ProcessorError,

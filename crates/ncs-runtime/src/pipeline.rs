@@ -33,6 +33,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use ringbuf::traits::{Consumer, Producer, Split};
+use ringbuf::{HeapProd, HeapRb};
 use serde::Serialize;
 
 use crate::latency::{LatencyHistogram, StageLatency};
@@ -74,6 +76,9 @@ pub struct PipelineConfig {
     pub progress_interval: Duration,
     /// Test and instrumentation hooks.
     pub hooks: Option<Arc<dyn Hooks>>,
+    /// Send every measured sweep, thinned to a [`SweepTrace`], to the output
+    /// ([`Output::on_trace`]), for a display.
+    pub traces: bool,
 }
 
 impl std::fmt::Debug for PipelineConfig {
@@ -101,6 +106,7 @@ impl Default for PipelineConfig {
             idle_sleep: Duration::from_millis(2),
             progress_interval: Duration::from_millis(250),
             hooks: None,
+            traces: false,
         }
     }
 }
@@ -204,6 +210,61 @@ pub enum Event<U> {
 pub trait Output<U>: Send + 'static {
     /// One event.
     fn on_event(&mut self, event: &Event<U>);
+    /// A measured sweep for display ([`PipelineConfig::traces`]); it comes before its
+    /// measurement's event.
+    fn on_trace(&mut self, _trace: &SweepTrace) {}
+}
+
+/// Points in a [`SweepTrace`].
+pub const TRACE_POINTS: usize = 480;
+
+/// Traces waiting for the output thread; more are dropped (a display shows the latest).
+const TRACE_QUEUE: usize = 16;
+
+/// A measured sweep thinned for display: each point is the sample of largest magnitude in its
+/// bin, so that peaks survive; millivolts about the pre-stimulus mean.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SweepTrace {
+    /// [`Measurement::seq`] of the sweep.
+    pub seq: u64,
+    /// Points used.
+    pub points: usize,
+    /// Time of point 0 from the stimulus (ms, negative: before it).
+    pub first_ms: f64,
+    /// Time between points (ms).
+    pub ms_per_point: f64,
+    /// The points (mV).
+    pub mv: [f32; TRACE_POINTS],
+}
+
+impl SweepTrace {
+    fn thin(seq: u64, x: &[f64], pre: usize, fs: f64) -> SweepTrace {
+        let n = x.len().max(1);
+        let bin = n.div_ceil(TRACE_POINTS);
+        let points = n.div_ceil(bin);
+        let base = if pre > 0 {
+            x[..pre.min(x.len())].iter().sum::<f64>() / pre.min(x.len()) as f64
+        } else {
+            0.0
+        };
+        let mut mv = [0.0f32; TRACE_POINTS];
+        for (k, chunk) in x.chunks(bin).enumerate().take(TRACE_POINTS) {
+            let v =
+                chunk
+                    .iter()
+                    .map(|v| v - base)
+                    .fold(0.0f64, |a, v| if v.abs() > a.abs() { v } else { a });
+            mv[k] = (v * 1e3) as f32;
+        }
+        let ms = 1e3 / fs;
+        SweepTrace {
+            seq,
+            points,
+            first_ms: -(pre as f64) * ms + 0.5 * (bin - 1) as f64 * ms,
+            ms_per_point: bin as f64 * ms,
+            mv,
+        }
+    }
 }
 
 /// An output that discards everything.
@@ -221,6 +282,8 @@ pub struct CollectMeasurements {
     pub measurements: Vec<Measurement>,
     /// Gaps reported.
     pub gaps: Vec<GapRecord>,
+    /// Sweep traces received ([`PipelineConfig::traces`]).
+    pub traces: Vec<SweepTrace>,
 }
 
 impl<U> Output<U> for CollectMeasurements {
@@ -230,6 +293,10 @@ impl<U> Output<U> for CollectMeasurements {
             Event::Gap(g) => self.gaps.push(*g),
             _ => {}
         }
+    }
+
+    fn on_trace(&mut self, trace: &SweepTrace) {
+        self.traces.push(*trace);
     }
 }
 
@@ -607,10 +674,40 @@ where
     let started = Instant::now();
 
     // Output.
+    let (trace_tx, mut trace_rx) = if config.traces {
+        let (t, r) = HeapRb::<SweepTrace>::new(TRACE_QUEUE).split();
+        (Some(t), Some(r))
+    } else {
+        (None, None)
+    };
     let out_thread = spawn("ncs-output", move || {
         let mut output = output;
-        while let Some(ev) = poll_recv(&out_rx, OUTPUT_POLL) {
-            output.on_event(&ev);
+        // Consumers poll and park rather than block in `recv`: a blocked receiver registers
+        // with the channel, and the sender then takes the channel's waker lock to wake it;
+        // parked, the processing thread wakes it with `unpark` (lock-free), so its `try_send`
+        // never locks. Traces first: a sweep's trace is queued before its measurement's event.
+        let mut traces = |output: &mut O| {
+            if let Some(r) = &mut trace_rx {
+                while let Some(t) = r.try_pop() {
+                    output.on_trace(&t);
+                }
+            }
+        };
+        loop {
+            match out_rx.try_recv() {
+                Ok(ev) => {
+                    traces(&mut output);
+                    output.on_event(&ev);
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    traces(&mut output);
+                    std::thread::park_timeout(OUTPUT_POLL);
+                }
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    traces(&mut output);
+                    break;
+                }
+            }
         }
         output
     })?;
@@ -713,7 +810,8 @@ where
     };
     let proc_thread = spawn("ncs-processing", move || {
         process(
-            processor, proc_rx, rec_tx, out_tx, ana_tx, recm_tx, req_rx, wake, hooks, proc_cfg,
+            processor, proc_rx, rec_tx, out_tx, ana_tx, recm_tx, req_rx, trace_tx, wake, hooks,
+            proc_cfg,
         )
     })?;
 
@@ -873,10 +971,13 @@ struct ProcCtx {
     started: Instant,
 }
 
-/// Where the processor's measurements go on the processing thread: a preallocated buffer.
+/// Where the processor's measurements go on the processing thread: a preallocated buffer
+/// (and, for a display, a ring of thinned sweeps).
 struct Collect {
     buf: Vec<Measurement>,
     overflow: u64,
+    traces: Option<HeapProd<SweepTrace>>,
+    fs: f64,
 }
 
 impl crate::processor::MeasurementSink for Collect {
@@ -885,6 +986,13 @@ impl crate::processor::MeasurementSink for Collect {
             self.buf.push(*m);
         } else {
             self.overflow += 1;
+        }
+    }
+
+    fn on_sweep(&mut self, seq: u64, samples: &[f64], pre: usize) {
+        if let Some(t) = &mut self.traces {
+            // A full ring means the display is behind: it shows the latest it has.
+            let _ = t.try_push(SweepTrace::thin(seq, samples, pre, self.fs));
         }
     }
 }
@@ -968,6 +1076,7 @@ fn process<U: Send + 'static>(
     ana: Sender<MeasEvent>,
     recm: Sender<RecMsg>,
     requests: Receiver<RejectRequest>,
+    traces: Option<HeapProd<SweepTrace>>,
     wake: Wake,
     hooks: Option<Arc<dyn Hooks>>,
     ctx: ProcCtx,
@@ -978,6 +1087,8 @@ fn process<U: Send + 'static>(
     let mut sink = Collect {
         buf: Vec::with_capacity(4096),
         overflow: 0,
+        traces,
+        fs: ctx.fs,
     };
     let mut gaps: Vec<GapRecord> = Vec::with_capacity(MAX_LISTED_GAPS);
     let mut unlisted_gaps = 0u64;
@@ -1272,19 +1383,6 @@ fn record(
 const ANALYSIS_POLL: Duration = Duration::from_millis(5);
 /// Longest the output thread stays parked without a wake-up.
 const OUTPUT_POLL: Duration = Duration::from_millis(20);
-
-/// Receives without registering with the channel. A receiver blocked in `recv` registers, and
-/// the sender then takes the channel's waker lock to wake it; instead, consumers park and the
-/// sender unparks them (lock-free), so `try_send` on the processing thread never locks.
-fn poll_recv<T>(rx: &Receiver<T>, idle: Duration) -> Option<T> {
-    loop {
-        match rx.try_recv() {
-            Ok(v) => return Some(v),
-            Err(crossbeam_channel::TryRecvError::Empty) => std::thread::park_timeout(idle),
-            Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
-        }
-    }
-}
 
 /// Writes every queued [`RecorderCommand`]; returns whether there was any.
 fn apply_commands(

@@ -207,6 +207,13 @@ pub struct Rejection {
 pub trait MeasurementSink {
     /// Called once per stimulus, in stimulus order.
     fn on_measurement(&mut self, m: &Measurement);
+
+    /// The sweep a measurement was made on (volts; the running average for a sensory
+    /// response), its stimulus at index `pre`, just before [`on_measurement`] for it. For
+    /// display; must not allocate.
+    ///
+    /// [`on_measurement`]: MeasurementSink::on_measurement
+    fn on_sweep(&mut self, _seq: u64, _samples: &[f64], _pre: usize) {}
 }
 
 impl<F: FnMut(&Measurement)> MeasurementSink for F {
@@ -723,6 +730,7 @@ impl Processor {
             }
         };
         let to_ms = |i: f64| (i - self.pre as f64) * 1e3 / self.fs;
+        sink.on_sweep(p.seq, samples, self.pre);
         m.response = response;
         m.averaged_sweeps = averaged;
         m.markers_ms = markers.map(|k: Markers| MarkersMs {

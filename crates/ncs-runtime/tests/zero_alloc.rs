@@ -62,6 +62,7 @@ fn allocations_after_start(
         overflow: Overflow::Wait,
         block_frames: 128,
         hooks: Some(probe.clone()),
+        traces: true,
         ..PipelineConfig::default()
     };
     let done = run(
@@ -75,6 +76,15 @@ fn allocations_after_start(
     .unwrap();
     let s = done.summary;
     assert_eq!(done.analyzer.0.len() as u64, s.measurements);
+    // Every measured sweep's trace is offered to the display (a full queue drops the oldest
+    // unshown, never blocks); each trace belongs to a measured sweep.
+    let traces = &done.output.traces;
+    assert!(traces.len() as u64 <= s.processor.measured);
+    assert_eq!(traces.is_empty(), s.processor.measured == 0);
+    for t in traces {
+        assert!(done.output.measurements.iter().any(|m| m.seq == t.seq));
+        assert!(t.points > 0 && t.mv[..t.points].iter().all(|v| v.is_finite()));
+    }
     assert_eq!(s.recorder.as_ref().unwrap().rows, s.measurements);
     assert!(s.recorder.as_ref().unwrap().error.is_none());
     let mut n = [0; 2];
