@@ -38,6 +38,11 @@ enum Command {
     Replay(live::ReplayArgs),
     /// List serial ports (with USB ids) that an amplifier may be on, and audio inputs.
     Devices,
+    /// List the study protocols that ship with ncs, or print one (to copy and edit).
+    Protocols {
+        /// A protocol's name: print its TOML.
+        name: Option<String>,
+    },
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -65,6 +70,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => live::demo(&args)?,
         Command::Replay(args) => live::replay(&args)?,
         Command::Devices => devices()?,
+        Command::Protocols { name } => protocols(name.as_deref())?,
+    }
+    Ok(())
+}
+
+/// `ncs protocols [NAME]`.
+fn protocols(name: Option<&str>) -> anyhow::Result<()> {
+    use ncs_block::protocols::SHIPPED;
+    let normals = ncs_block::NormalValues::default_adult();
+    if let Some(name) = name {
+        let s = SHIPPED.iter().find(|s| s.key == name).ok_or_else(|| {
+            let keys: Vec<&str> = SHIPPED.iter().map(|s| s.key).collect();
+            anyhow::anyhow!(
+                "no shipped protocol {name:?}; there are: {}",
+                keys.join(", ")
+            )
+        })?;
+        print!("{}", s.text);
+        return Ok(());
+    }
+    println!("shipped protocols (`ncs acquire --protocol NAME`, `ncs protocols NAME` prints one):");
+    for s in SHIPPED {
+        let study = ncs_block::Study::from_toml_str(s.text, &normals)?;
+        let steps = ncs_exam::steps(&study);
+        let nerves: Vec<String> = study
+            .nerves
+            .iter()
+            .map(|n| format!("{} {} {}", n.side, n.name, n.modality))
+            .collect();
+        println!(
+            "  {:<10} {:<12} {:>2} steps: {}",
+            s.key,
+            study.name,
+            steps.len(),
+            nerves.join(", ")
+        );
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ mod examiner;
 mod gaps;
 mod interop;
 mod live;
+mod protocols;
 mod real_data;
 mod replay;
 mod serial;
