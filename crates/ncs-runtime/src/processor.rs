@@ -18,7 +18,7 @@ use ncs_dsp::sweep::SuppressScratch;
 use ncs_dsp::{
     ArtefactConfig, ArtefactDetector, ArtefactState, Cascade, CascadeConfig, CascadeState,
     FilterSpec, Suppression, SweepConfig, SweepExtractor, TriggerConfig, TriggerDetector,
-    TriggerState,
+    TriggerState, ZeroPhase,
 };
 
 use crate::source::{SourceInfo, StimulusMark, StimulusTag};
@@ -56,11 +56,19 @@ pub struct ProcessorConfig {
     pub suppression: Suppression,
     /// Longest artefact blanked (ms).
     pub max_blank_ms: f64,
-    /// Causal high-pass applied to the stream (Hz, Butterworth order 2), or none. The measurer
-    /// models drift itself; a high-pass is for recordings with large offsets.
+    /// High-pass (Hz, Butterworth order 2) applied causally to the stream, as an amplifier's
+    /// hardware high-pass is, or none. The measurer models drift itself; a high-pass is for
+    /// recordings with large offsets. Causal, because run forward and backward over a short
+    /// sweep its slow response would reach back before the response and move the onset; its
+    /// delay at a CMAP's frequencies is a few µs, reported by [`Processor::filter_delay_ms`].
     pub highpass_hz: Option<f64>,
-    /// Causal notch applied to the stream (Hz, Q 30), or none. The measurer models mains in the
-    /// baseline; a notch removes harmonics as well.
+    /// Low-pass (Hz, Butterworth order 4) applied to each finished sweep, zero-phase
+    /// (forward–backward, as `scipy.signal.sosfiltfilt`), so that it does not delay the
+    /// latencies; or none (clinical band-pass: about 2–10 Hz to 10 kHz, clinical.md §1).
+    pub lowpass_hz: Option<f64>,
+    /// Notch (Hz, Q 30) applied to each finished sweep, zero-phase, or none. The measurer
+    /// models mains in the baseline; a notch removes harmonics as well, but rings around the
+    /// response.
     pub notch_hz: Option<f64>,
     /// Motor measurement settings.
     pub motor: MeasureConfig,
@@ -84,6 +92,7 @@ impl Default for ProcessorConfig {
             suppression: Suppression::Blank,
             max_blank_ms: 1.0,
             highpass_hz: None,
+            lowpass_hz: None,
             notch_hz: None,
             motor: MeasureConfig::default(),
             sensory: MeasureConfig::sensory(),
@@ -257,8 +266,11 @@ pub struct Processor {
     tags: Vec<StimulusTag>,
     /// Per tag: channel, modality and sensory-average slot.
     tag_info: Vec<(usize, Modality, Option<usize>)>,
-    filter: Option<(Cascade, CascadeState)>,
+    /// Causal stream filter (the high-pass).
+    stream_filter: Option<(Cascade, CascadeState)>,
     filtered: Vec<f32>,
+    /// Zero-phase sweep filter (low-pass, notch) and its buffers.
+    sweep_filter: Option<SweepFilter>,
     /// Interleaved history of the last `cap` frames (volts).
     history: Vec<f64>,
     cap: usize,
@@ -284,6 +296,14 @@ pub struct Processor {
     found: Vec<u64>,
     seq: u64,
     stats: ProcessorStats,
+}
+
+/// A zero-phase filter for finished sweeps with its preallocated buffers.
+struct SweepFilter {
+    zp: ZeroPhase,
+    out: Vec<f64>,
+    scratch: Vec<f64>,
+    causal_delay_ms: f64,
 }
 
 /// Gaps remembered for flagging sweeps (older gaps have left the history anyway).
@@ -332,10 +352,26 @@ impl Processor {
         let post = extractor.len() - pre;
         let motor = cfg.motor.build()?;
         let sensory = cfg.sensory.build()?;
+        let stream_filter = match cfg.highpass_hz {
+            Some(f) => {
+                let c = CascadeConfig {
+                    sample_rate_hz: fs,
+                    channels,
+                    stages: vec![FilterSpec::Highpass {
+                        order: 2,
+                        cutoff_hz: f,
+                    }],
+                }
+                .build()?;
+                let st = c.new_state();
+                Some((c, st))
+            }
+            None => None,
+        };
         let mut stages = Vec::new();
-        if let Some(f) = cfg.highpass_hz {
-            stages.push(FilterSpec::Highpass {
-                order: 2,
+        if let Some(f) = cfg.lowpass_hz {
+            stages.push(FilterSpec::Lowpass {
+                order: 4,
                 cutoff_hz: f,
             });
         }
@@ -345,17 +381,30 @@ impl Processor {
                 q: 30.0,
             });
         }
-        let filter = if stages.is_empty() {
+        let sweep_filter = if stages.is_empty() {
             None
         } else {
             let c = CascadeConfig {
                 sample_rate_hz: fs,
-                channels,
+                channels: 1,
                 stages,
             }
             .build()?;
-            let st = c.new_state();
-            Some((c, st))
+            let zp = ZeroPhase::new(&c);
+            let causal_delay_ms = c.group_delay_ms(300.0);
+            let len = pre + post;
+            if len <= zp.padlen() {
+                return Err(ProcessorError::Dsp(ncs_dsp::DspError::TooShort {
+                    len,
+                    padlen: zp.padlen(),
+                }));
+            }
+            Some(SweepFilter {
+                out: vec![0.0; len],
+                scratch: vec![0.0; zp.scratch_len(len)],
+                causal_delay_ms,
+                zp,
+            })
         };
         let mut tag_info = Vec::with_capacity(tags.len());
         // Sensory sweeps are averaged per nerve, side, site and channel.
@@ -413,8 +462,9 @@ impl Processor {
             starting_time_s: info.starting_time_s,
             tags,
             tag_info,
-            filter,
+            stream_filter,
             filtered: Vec::with_capacity(cfg.max_block_frames * channels),
+            sweep_filter,
             history: vec![0.0; cap * channels],
             cap,
             written: 0,
@@ -466,13 +516,23 @@ impl Processor {
         self.post
     }
 
-    /// Group delay of the causal stream filter at 300 Hz (ms), the middle of a CMAP's band; 0
-    /// without a filter. Latencies are not corrected by it: it is reported so that a lab using a
-    /// stream filter sees what it costs.
+    /// Group delay (ms at 300 Hz, the middle of a CMAP's band) that the causal stream filter
+    /// (the high-pass) adds to every latency; 0 without one. Latencies are not corrected by
+    /// it: a 2-Hz high-pass delays a CMAP by a few µs. The sweep filters (low-pass, notch) are
+    /// zero-phase and add none.
     pub fn filter_delay_ms(&self) -> f64 {
-        self.filter
+        self.stream_filter
             .as_ref()
             .map_or(0.0, |(c, _)| c.group_delay_ms(300.0))
+    }
+
+    /// The group delay (ms at 300 Hz) the sweep filters (low-pass, notch) would add if they
+    /// ran causally, as an amplifier's hardware filters do; they run forward and backward
+    /// instead, so this is what separates these latencies from a causally filtered machine's.
+    pub fn avoided_delay_ms(&self) -> f64 {
+        self.sweep_filter
+            .as_ref()
+            .map_or(0.0, |f| f.causal_delay_ms)
     }
 
     /// Announces that `count` frames from `first_sample` were lost. Sweeps overlapping them are
@@ -518,7 +578,7 @@ impl Processor {
         let n = n - skip;
         let start = self.written;
         // Stream filter.
-        let data: &[f32] = match &mut self.filter {
+        let data: &[f32] = match &mut self.stream_filter {
             Some((c, st)) => {
                 self.filtered.clear();
                 self.filtered.extend_from_slice(frames);
@@ -698,6 +758,15 @@ impl Processor {
         let artefact_end = self
             .extractor
             .suppress_with(&mut self.sweep, &mut self.suppress_scratch);
+        // Filtered after the artefact is blanked, so that the filter does not spread it.
+        if let Some(f) = &mut self.sweep_filter {
+            if f.zp
+                .filtfilt_into(&self.sweep, &mut f.out, &mut f.scratch)
+                .is_ok()
+            {
+                self.sweep.copy_from_slice(&f.out);
+            }
+        }
         let mut m = self.base(p, channel, modality);
         let (samples, averaged) = match slot {
             Some(slot) => {

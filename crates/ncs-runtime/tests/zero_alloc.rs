@@ -49,13 +49,12 @@ impl Analyzer for Allocating {
 
 /// Runs `source` with every consumer attached and returns the allocations the acquisition and
 /// processing threads made between their start and stop hooks.
-fn allocations_after_start(
-    rec: &Recorded,
-    source: ncs_runtime::MemorySource,
+fn allocations_after_start<S: ncs_runtime::Source + 'static>(
+    source: S,
 ) -> (ncs_runtime::Summary, [usize; 2]) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("alloc.nwb");
-    let meta = session_meta(&rec.info, "alloc", "2024-05-01T09:30:00Z");
+    let meta = session_meta(source.info(), "alloc", "2024-05-01T09:30:00Z");
     let writer = ncs_io::SessionWriter::create(&path, &meta).unwrap();
     let probe = Arc::new(Probe::default());
     let config = PipelineConfig {
@@ -109,7 +108,7 @@ fn pipeline_threads_do_not_allocate_after_start() {
         .iter()
         .map(|m| (m.sample_index - 50, 100))
         .collect();
-    let (s, n) = allocations_after_start(&rec, rec.memory().repeat(1).with_source_loss(losses));
+    let (s, n) = allocations_after_start(rec.memory().repeat(1).with_source_loss(losses));
     assert_eq!(s.frames, rec.frames());
     assert_eq!(s.measurements, rec.marks.len() as u64);
     assert_eq!(s.incomplete, s.measurements);
@@ -127,7 +126,7 @@ fn pipeline_threads_do_not_allocate_after_start() {
 fn measuring_threads_do_not_allocate_after_start() {
     let _g = serial();
     let rec = short_study();
-    let (s, n) = allocations_after_start(&rec, rec.memory().repeat(2));
+    let (s, n) = allocations_after_start(rec.memory().repeat(2));
     assert!(s.processor.measured > 0);
     assert_eq!(
         n,
@@ -143,4 +142,75 @@ fn the_probe_sees_allocations() {
     let v = std::hint::black_box(vec![1u8; 100]);
     assert!(thread_allocations() > before);
     drop(v);
+}
+
+/// The simulated amplifier (the default source of `ncs acquire` and `ncs demo`) reads without
+/// allocating too: its responses play from window buffers kept ready.
+#[test]
+fn the_simulated_amplifier_reads_without_allocating() {
+    let _g = serial();
+    let mut sc = ncs_sim::scenario("median-worked-example").unwrap();
+    sc.lead_in_s = 0.5;
+    sc.site_gap_s = 0.2;
+    sc.stim_rate_hz = 5.0;
+    let source = ncs_runtime::SimSource::new(&sc, ncs_runtime::Pace::Max).unwrap();
+    let (s, n) = allocations_after_start(source);
+    assert!(s.processor.measured >= 10, "{}", s.processor.measured);
+    assert_eq!(
+        n,
+        [0, 0],
+        "allocations after start [acquisition, processing]"
+    );
+}
+
+/// A simulated patient fired on demand allocates nothing either.
+#[test]
+fn a_simulated_patient_fires_without_allocating() {
+    struct Firing {
+        inner: ncs_runtime::SimSource,
+        place: ncs_runtime::StimulusTag,
+        reads: u64,
+    }
+    impl ncs_runtime::Source for Firing {
+        fn info(&self) -> &ncs_runtime::SourceInfo {
+            self.inner.info()
+        }
+        fn read(
+            &mut self,
+            frames: &mut [f32],
+            marks: &mut Vec<ncs_runtime::StimulusMark>,
+        ) -> Result<ncs_runtime::ReadOutcome, ncs_runtime::SourceError> {
+            self.reads += 1;
+            // Every 200 reads of 128 frames at 20 kHz (1.28 s): a stimulus at the wrist.
+            if self.reads % 200 == 0 {
+                self.inner.fire(&ncs_runtime::FireRequest {
+                    intensity_ma: 20.0,
+                    pulse_width_us: 200,
+                    placement: Some(&self.place),
+                })?;
+            }
+            self.inner.read(frames, marks)
+        }
+    }
+    let _g = serial();
+    let sc = ncs_sim::scenario("median-worked-example").unwrap();
+    let inner = ncs_runtime::SimSource::on_demand(&sc, ncs_runtime::Pace::Max, 20.0).unwrap();
+    let place = ncs_runtime::StimulusTag {
+        nerve: Some("median".into()),
+        side: Some("right".into()),
+        site: Some("wrist".into()),
+        channel: Some(0),
+        ..Default::default()
+    };
+    let (s, n) = allocations_after_start(Firing {
+        inner,
+        place,
+        reads: 0,
+    });
+    assert!(s.processor.measured >= 10, "{}", s.processor.measured);
+    assert_eq!(
+        n,
+        [0, 0],
+        "allocations after start [acquisition, processing]"
+    );
 }

@@ -93,10 +93,17 @@ pub struct StudySource {
     pos: u64,
     next_stim: usize,
     active: VecDeque<Active>,
+    /// Window buffers not in use, so that streaming allocates nothing once started.
+    pool: Vec<Vec<f64>>,
     /// The last rendered (nerve, site, intensity bits) response: consecutive sweeps at one
     /// intensity share it.
     cache: Option<((usize, usize, u64), Vec<f64>)>,
 }
+
+/// Window buffers kept ready per recording channel: a stimulus plays one window per channel
+/// (its response, and artefact crosstalk on the others), and windows overlap at most a few
+/// deep at clinical stimulation rates.
+const POOL_PER_CHANNEL: usize = 4;
 
 impl StudySource {
     /// Validates the scenario, builds every nerve and lays out the stimuli.
@@ -166,8 +173,11 @@ impl StudySource {
             total_frames,
             pos: 0,
             next_stim: 0,
-            active: VecDeque::new(),
-            cache: None,
+            active: VecDeque::with_capacity(POOL_PER_CHANNEL * (scenario.channels + 1)),
+            pool: (0..POOL_PER_CHANNEL * (scenario.channels + 1))
+                .map(|_| vec![0.0; pre + post])
+                .collect(),
+            cache: Some(((usize::MAX, usize::MAX, 0), vec![0.0; pre + post])),
         })
     }
 
@@ -231,14 +241,15 @@ impl StudySource {
     /// Fires a stimulus of `intensity_ma` at the next frame to be filled (at the earliest one
     /// pre-stimulus window into the stream), with the electrode over site `site` of nerve
     /// `nerve` (indices into the scenario), or over no nerve of the scenario (`None`: only the
-    /// artefact), recorded on `channel`. Returns the stimulus added to
-    /// [`StudySource::stimuli`], if on a nerve.
+    /// artefact), recorded on `channel`. Returns whether the electrode was over a nerve.
+    /// Fired stimuli are not listed in [`StudySource::stimuli`] (that is the planned study),
+    /// so that firing allocates nothing.
     pub fn fire(
         &mut self,
         target: Option<(usize, usize)>,
         channel: usize,
         intensity_ma: f64,
-    ) -> Option<&Stimulus> {
+    ) -> bool {
         self.fire_at(self.pos, target, channel, intensity_ma)
     }
 
@@ -250,7 +261,7 @@ impl StudySource {
         target: Option<(usize, usize)>,
         channel: usize,
         intensity_ma: f64,
-    ) -> Option<&Stimulus> {
+    ) -> bool {
         let fs = self.scenario.sample_rate_hz;
         let at = at.max(self.pos).max(self.pre as u64);
         let Some((ni, si)) = target.filter(|&(n, s)| {
@@ -259,40 +270,13 @@ impl StudySource {
                 .get(n)
                 .is_some_and(|nerve| s < nerve.sites.len())
         }) else {
-            let mut samples = vec![0.0; self.pre + self.post];
-            if let Some(a) = &self.scenario.impairments.artefact {
-                add_artefact(a, intensity_ma, fs, self.pre, &mut samples);
-            }
-            self.active.push_back(Active {
-                start: at - self.pre as u64,
-                channel: channel.min(self.scenario.channels.saturating_sub(1)),
-                samples,
-            });
-            return None;
+            let _ = fs;
+            self.play(at, None, channel, intensity_ma);
+            return false;
         };
-        let n = &self.scenario.nerves[ni];
-        let supra = self.models[ni].supramaximal_ma(si);
-        self.stimuli.push(Stimulus {
-            index: self.stimuli.len(),
-            sample_index: at,
-            time_s: at as f64 / fs,
-            nerve: n.name.clone(),
-            nerve_index: ni,
-            side: n.side,
-            site: n.sites[si].name.clone(),
-            site_index: si,
-            modality: n.modality,
-            distance_mm: n.sites[si].distance_mm,
-            // The recording electrodes are wherever the examiner put them.
-            channel: channel.min(self.scenario.channels.saturating_sub(1)),
-            intensity_ma,
-            sweep: 0,
-            supramaximal: intensity_ma >= supra,
-        });
-        let k = self.stimuli.len() - 1;
-        self.next_stim = self.next_stim.max(k + 1);
-        self.activate(k);
-        self.stimuli.last()
+        // The recording electrodes are wherever the examiner put them.
+        self.play(at, Some((ni, si)), channel, intensity_ma);
+        true
     }
 
     /// The noise-free response of stimulus `k` over the window (volts) and the index of the
@@ -331,36 +315,59 @@ impl StudySource {
     /// Starts playing stimulus `k`: its response and artefact over the sweep window.
     fn activate(&mut self, k: usize) {
         let s = &self.stimuli[k];
-        let key = (s.nerve_index, s.site_index, s.intensity_ma.to_bits());
-        let mut samples = match &self.cache {
-            Some((ck, buf)) if *ck == key => buf.clone(),
-            _ => {
-                let buf = self.clean_window(k).unwrap_or_default();
-                self.cache = Some((key, buf.clone()));
-                buf
+        let (at, target, channel, intensity) = (
+            s.sample_index,
+            Some((s.nerve_index, s.site_index)),
+            s.channel,
+            s.intensity_ma,
+        );
+        self.play(at, target, channel, intensity);
+    }
+
+    /// A zeroed window buffer from the pool (allocated only if more windows overlap than the
+    /// pool was sized for).
+    fn window(&mut self) -> Vec<f64> {
+        let len = self.pre + self.post;
+        match self.pool.pop() {
+            Some(mut b) => {
+                b.clear();
+                b.resize(len, 0.0);
+                b
             }
-        };
-        let start = s.sample_index - self.pre as u64;
-        let channel = s.channel;
-        let intensity = s.intensity_ma;
-        let imp = &self.scenario.impairments;
+            None => vec![0.0; len],
+        }
+    }
+
+    /// Plays a stimulus at frame `at` from site `target` (nerve, site) or from no nerve,
+    /// recorded on `channel`: its response and artefact over the sweep window, and the
+    /// artefact's crosstalk on the other channels.
+    fn play(&mut self, at: u64, target: Option<(usize, usize)>, channel: usize, intensity: f64) {
+        let channel = channel.min(self.scenario.channels.saturating_sub(1));
         let fs = self.scenario.sample_rate_hz;
-        if let Some(a) = &imp.artefact {
-            add_artefact(a, intensity, fs, self.pre, &mut samples);
-            if imp.artefact_crosstalk > 0.0 {
-                let mut other = vec![0.0; self.pre + self.post];
-                add_artefact(
-                    a,
-                    intensity * imp.artefact_crosstalk,
-                    fs,
-                    self.pre,
-                    &mut other,
-                );
+        let mut samples = self.window();
+        if let Some((ni, si)) = target {
+            let key = (ni, si, intensity.to_bits());
+            if let Some((ck, buf)) = &mut self.cache {
+                if *ck != key {
+                    buf.iter_mut().for_each(|v| *v = 0.0);
+                    self.models[ni].add_response(si, intensity, fs, self.pre, buf);
+                    *ck = key;
+                }
+                samples.copy_from_slice(buf);
+            }
+        }
+        let start = at - self.pre as u64;
+        if let Some(a) = self.scenario.impairments.artefact.clone() {
+            add_artefact(&a, intensity, fs, self.pre, &mut samples);
+            let crosstalk = self.scenario.impairments.artefact_crosstalk;
+            if crosstalk > 0.0 {
                 for c in (0..self.scenario.channels).filter(|&c| c != channel) {
+                    let mut other = self.window();
+                    add_artefact(&a, intensity * crosstalk, fs, self.pre, &mut other);
                     self.active.push_back(Active {
                         start,
                         channel: c,
-                        samples: other.clone(),
+                        samples: other,
                     });
                 }
             }
@@ -396,7 +403,11 @@ impl StudySource {
                 .front()
                 .is_some_and(|a| a.start + a.samples.len() as u64 <= abs)
             {
-                self.active.pop_front();
+                if let Some(a) = self.active.pop_front() {
+                    if self.pool.len() < self.pool.capacity() {
+                        self.pool.push(a.samples);
+                    }
+                }
             }
             let frame = &mut out[f * nch..(f + 1) * nch];
             for (ch, o) in frame.iter_mut().enumerate().take(rec) {

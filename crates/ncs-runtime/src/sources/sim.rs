@@ -18,9 +18,8 @@ type Place = ((String, String, String), (usize, usize));
 
 /// A simulated study as a [`Source`]. Tag `k` describes stimulus `k` of the study.
 ///
-/// The simulator renders each stimulus's response when its window starts, which allocates
-/// (once per stimulus, on the thread that reads); a hardware amplifier's driver does its own
-/// buffering the same way, outside the pipeline's allocation-free threads' control.
+/// Reading allocates nothing once started: the simulator plays each stimulus's response from
+/// window buffers it keeps ready, as an amplifier's driver would fill its own.
 #[derive(Debug)]
 pub struct SimSource {
     study: StudySource,
