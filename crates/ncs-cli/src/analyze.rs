@@ -74,6 +74,79 @@ pub struct AnalyzeArgs {
     /// baseline is seen again after slow proximal responses.
     #[arg(long, default_value_t = 100.0)]
     pub post_ms: f64,
+    /// Sweep filters.
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+/// Sweep filters: a low-pass and a notch on each finished sweep, zero-phase (forward–backward),
+/// so that they do not delay the latencies (the delay they would add run causally, as an
+/// amplifier's hardware filters do, is stated). There is no high-pass: offsets and drift are
+/// removed by the measurer's baseline model, and a software high-pass after a large stimulus
+/// artefact would shift the baseline the onset is measured against.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FilterArgs {
+    /// Low-pass cut-off (Hz, Butterworth order 4, zero-phase on each sweep), e.g. 3000.
+    #[arg(long, value_name = "HZ")]
+    pub lowpass: Option<f64>,
+    /// Notch at the mains frequency (Hz, Q 30, zero-phase on each sweep): 50 or 60. Rarely
+    /// needed: the baseline model removes mains, and a notch rings around the response.
+    #[arg(long, value_name = "HZ")]
+    pub notch: Option<f64>,
+}
+
+impl FilterArgs {
+    /// The processing settings with these filters.
+    pub fn apply(&self, cfg: ProcessorConfig) -> ProcessorConfig {
+        ProcessorConfig {
+            lowpass_hz: self.lowpass,
+            notch_hz: self.notch,
+            ..cfg
+        }
+    }
+}
+
+/// The filters of `cfg` as the session and the report state them: cut-offs, where each runs,
+/// the delay the causal one adds and the delay the zero-phase ones avoid.
+pub fn filters_json(cfg: &ProcessorConfig, info: &SourceInfo) -> serde_json::Value {
+    let p = Processor::new(cfg.clone(), info, Vec::new()).ok();
+    serde_json::json!({
+        "highpass_hz": cfg.highpass_hz,
+        "highpass": "causal, on the stream (Butterworth order 2)",
+        "lowpass_hz": cfg.lowpass_hz,
+        "notch_hz": cfg.notch_hz,
+        "sweep_filters": "zero-phase, on each sweep (low-pass Butterworth order 4, notch Q 30)",
+        "causal_group_delay_ms_at_300_hz": p.as_ref().map(|p| p.filter_delay_ms()),
+        "avoided_group_delay_ms_at_300_hz": p.as_ref().map(|p| p.avoided_delay_ms()),
+    })
+}
+
+/// One line saying which filters ran and what they do to the latencies, or none.
+pub fn filters_note(cfg: &ProcessorConfig, info: &SourceInfo) -> Option<String> {
+    if cfg.highpass_hz.is_none() && cfg.lowpass_hz.is_none() && cfg.notch_hz.is_none() {
+        return None;
+    }
+    let p = Processor::new(cfg.clone(), info, Vec::new()).ok()?;
+    let mut parts = Vec::new();
+    if let Some(f) = cfg.highpass_hz {
+        parts.push(format!(
+            "high-pass {f} Hz causal on the stream: latencies delayed by {:.4} ms at 300 Hz (not corrected)",
+            p.filter_delay_ms()
+        ));
+    }
+    if cfg.lowpass_hz.is_some() || cfg.notch_hz.is_some() {
+        let f = |v: Option<f64>| v.map_or_else(|| "none".to_owned(), |x| format!("{x} Hz"));
+        parts.push(format!(
+            "sweeps filtered zero-phase (low-pass {}, notch {}): latencies not delayed, where the same filters run causally would delay them by {:.3} ms at 300 Hz",
+            f(cfg.lowpass_hz),
+            f(cfg.notch_hz),
+            p.avoided_delay_ms()
+        ));
+    }
+    if cfg.notch_hz.is_some() {
+        parts.push("a notch rings before and after a response and can move its onset by a tenth of a ms (the baseline model removes mains without one)".into());
+    }
+    Some(format!("filters: {}", parts.join("; ")))
 }
 
 /// Everything `analyze` needs before reading samples, checked up front so that bad input fails
@@ -254,8 +327,9 @@ pub fn prepare(args: &AnalyzeArgs) -> anyhow::Result<Prepared> {
         post_ms: args.post_ms,
         detection,
         default_channel: args.channel,
-        ..defaults
+        ..args.filters.apply(defaults)
     };
+    assumptions.extend(filters_note(&config, &info));
     Ok(Prepared {
         session,
         info,

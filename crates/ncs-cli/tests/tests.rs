@@ -5,6 +5,7 @@ mod acquire_record;
 mod audio;
 mod bad_input;
 mod common;
+mod filters;
 mod fixtures;
 mod examiner;
 mod gaps;
