@@ -40,7 +40,7 @@ pub struct AnalyzeArgs {
     /// Acquisition series to analyse when the file holds several.
     #[arg(long)]
     pub series: Option<String>,
-    /// Conduction-block criteria set: efns-pns-2010-mmn, aan-1991-cidp, efns-pns-2010-cidp.
+    /// Conduction-block criteria set (a built-in name, or a lab's TOML table): efns-pns-2010-mmn, aan-1991-cidp, efns-pns-2010-cidp.
     #[arg(long, default_value = "efns-pns-2010-mmn")]
     pub criteria: String,
     /// Output format.
@@ -519,9 +519,21 @@ fn mains_rows(head: &[Vec<f64>], fs: f64) -> Vec<MainsRow> {
         .collect()
 }
 
+/// The criteria set `spec` names: a built-in name, or a TOML table a lab wrote (see
+/// `ncs_block::CriteriaSet::to_toml_string`).
+pub fn load_criteria(spec: &str) -> anyhow::Result<CriteriaSet> {
+    let path = Path::new(spec);
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml")) || path.is_file() {
+        let text = read_text(path, "criteria")?;
+        return CriteriaSet::from_toml_str(&text)
+            .with_context(|| format!("criteria table {} is not valid", path.display()));
+    }
+    Ok(CriteriaSet::by_name(spec)?)
+}
+
 /// Analyses a session and returns the report.
 pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<Report> {
-    let criteria = CriteriaSet::by_name(&args.criteria)?;
+    let criteria = load_criteria(&args.criteria)?;
     let findings = load_findings(args.findings.as_deref())?;
     let mut prepared = prepare(args)?;
     let study = study_for(

@@ -385,6 +385,9 @@ pub fn print_segments(
         if s.focal_slowing {
             notes.push("focal slowing".to_string());
         }
+        if !s.spans.is_empty() {
+            notes.push(format!("long segment over {}", s.spans.join(", ")));
+        }
         let note = notes.join("; ");
         writeln!(
             out,
@@ -479,6 +482,7 @@ pub fn segments_table_spec() -> ncs_io::TableSpec {
             col("counts_for_mmn", "counts towards MMN criteria", ColumnType::Bool),
             col("criteria", "criteria set", ColumnType::Str),
             col("reasons", "rules, numbers and conditions behind the grade, joined by ' | '", ColumnType::Str),
+            col("spans", "intermediate sites a long segment passes over, joined by ', ' (empty: adjacent sites)", ColumnType::Str),
         ],
     }
 }
@@ -506,5 +510,6 @@ pub fn segment_row(s: &SegmentVerdict) -> Vec<ncs_io::Value> {
         Value::Bool(s.counts_for_mmn),
         Value::Str(s.criteria.clone()),
         Value::Str(s.reasons.join(" | ")),
+        Value::Str(s.spans.join(", ")),
     ]
 }

@@ -5,6 +5,7 @@ mod acquire_record;
 mod audio;
 mod bad_input;
 mod common;
+mod criteria_file;
 mod filters;
 mod fixtures;
 mod examiner;
