@@ -531,6 +531,61 @@ pub fn load_criteria(spec: &str) -> anyhow::Result<CriteriaSet> {
     Ok(CriteriaSet::by_name(spec)?)
 }
 
+/// Stimuli found on a trigger channel or as artefacts carry no site: the protocol gives them
+/// theirs. An examiner stimulates site after site, a run of stimuli at the stimulation rate
+/// each, and moves the electrode in between; so the stimuli are cut into runs at pauses longer
+/// than 2.5 times the median interval between stimuli (and at least 2 s), and the runs are
+/// the protocol's steps in order. When the counts differ the analysis stops and says so,
+/// rather than guess which run is which site.
+fn place_found_stimuli(prepared: &mut Prepared, study: &Study) -> anyhow::Result<()> {
+    let mut found = Vec::new();
+    process(prepared, &mut |m| found.push(m.sample_index))?;
+    let fs = prepared.info.sample_rate_hz;
+    let steps = ncs_exam::steps(study);
+    let how = match prepared.config.detection {
+        Detection::Trigger { channel, .. } => format!("on trigger channel {channel}"),
+        Detection::Artefact { channel } => format!("as artefacts on channel {channel}"),
+        Detection::Marks => "in the stimuli table".to_owned(),
+    };
+    let mut gaps: Vec<u64> = found.windows(2).map(|w| w[1] - w[0]).collect();
+    gaps.sort_unstable();
+    let median = gaps.get(gaps.len() / 2).copied().unwrap_or(0) as f64 / fs;
+    let pause = (2.5 * median).max(2.0);
+    let mut runs: Vec<Vec<u64>> = Vec::new();
+    for (i, &at) in found.iter().enumerate() {
+        let new_run = i == 0 || (at - found[i - 1]) as f64 / fs > pause;
+        if new_run {
+            runs.push(Vec::new());
+        }
+        if let Some(r) = runs.last_mut() {
+            r.push(at);
+        }
+    }
+    if runs.len() != steps.len() {
+        bail!(
+            "{} stimuli found {how} fall into {} run(s) separated by pauses longer than {pause:.1} s, but the protocol {:?} has {} step(s) (sites): which run is which site cannot be told; give the stimuli a table (/intervals/stimuli) or a protocol with the steps stimulated",
+            found.len(),
+            runs.len(),
+            study.name,
+            steps.len()
+        );
+    }
+    prepared.tags = steps.iter().map(ncs_exam::Step::tag).collect();
+    prepared.marks = runs
+        .iter()
+        .enumerate()
+        .flat_map(|(k, r)| r.iter().map(move |&at| StimulusMark::new(at, Some(k as u32))))
+        .collect();
+    prepared.config.detection = Detection::Marks;
+    prepared.assumptions.push(format!(
+        "{} stimuli found {how}, in {} runs separated by pauses longer than {pause:.1} s, taken as the protocol's {} steps in order (intensities unknown: each sweep is its own intensity step, in order)",
+        found.len(),
+        runs.len(),
+        steps.len()
+    ));
+    Ok(())
+}
+
 /// Analyses a session and returns the report.
 pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<Report> {
     let criteria = load_criteria(&args.criteria)?;
@@ -541,6 +596,11 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<Report> {
         &prepared.session,
         &mut prepared.assumptions,
     )?;
+    if let Some(study) = &study {
+        if prepared.config.detection != Detection::Marks {
+            place_found_stimuli(&mut prepared, study)?;
+        }
+    }
     let mut analysis = Analysis::new(criteria, study, findings, prepared.tags.clone())?;
     let Processed {
         stats,

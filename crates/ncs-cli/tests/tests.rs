@@ -12,6 +12,7 @@ mod examiner;
 mod gaps;
 mod interop;
 mod live;
+mod protocol_sites;
 mod protocols;
 mod real_data;
 mod replay;
