@@ -89,7 +89,11 @@ def main():
         samples = args.minutes * 60 * args.rate * args.channels
         for k, v in best.items():
             print(f"{k:12s} {v:7.3f} s  ({samples / v / 1e6:.0f} M samples/s)")
-        print(f"ratio analyze / read: {best['ncs analyze'] / best['h5py read']:.2f} (target <= 2)")
+        ratio = best['ncs analyze'] / best['h5py read']
+        print(f"ratio analyze / read: {ratio:.2f} (target <= 2)")
+        size = f"{args.minutes:g} min x {args.channels} ch x {args.rate / 1e3:g} kHz"
+        print(f"{'PASS' if ratio <= 2 else 'FAIL'} ncs analyze on {size}: {ratio:.2f}x the time h5py takes "
+              f"to read the data (target <= 2x)")
 
 
 if __name__ == "__main__":

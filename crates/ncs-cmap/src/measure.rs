@@ -499,7 +499,10 @@ impl Measurer {
         let neg_end = (p..n - 1)
             .find(|&i| v[i + 1] <= 0.0)
             .map(|i| crossing(v, i, 0.0));
-        let onset0 = onset_from(v, p, j0, a0, sigma_w, decide_only);
+        // The foot fit does not depend on the amplitude the onset is taken at, only on where
+        // the edge lies: the two calls below share it when the edge is the same.
+        let mut foot = FootMemo::default();
+        let onset0 = onset_from(v, p, j0, a0, sigma_w, decide_only, &mut foot);
         let phase = neg_end.unwrap_or((n - 1) as f64) - onset0;
         if phase < ms(self.config.min_phase_ms) {
             return out;
@@ -526,7 +529,7 @@ impl Measurer {
         let (peak, amplitude) = parabola_extremum(u, lo, hi, true)
             .filter(|&(_, a)| a > 0.0 && a < 1.5 * a0)
             .unwrap_or((p as f64, a0));
-        let onset = onset_from(v, p, j0, amplitude, sigma_w, false);
+        let onset = onset_from(v, p, j0, amplitude, sigma_w, false, &mut foot);
         if let Some(max) = self.config.max_onset_ms {
             if onset > s as f64 + ms(max) {
                 return out;
@@ -627,7 +630,15 @@ impl Measurer {
 /// time the model reaches 2 %. The quiet samples pin `t₀` down, and a family this wide follows
 /// abrupt feet (a few early motor units with sharp potentials) and smooth ones (a broad
 /// conduction-velocity distribution) alike, where one fixed shape would bias one of them.
-fn onset_from(v: &[f64], p: usize, j0: usize, a: f64, sigma_w: f64, coarse: bool) -> f64 {
+fn onset_from(
+    v: &[f64],
+    p: usize,
+    j0: usize,
+    a: f64,
+    sigma_w: f64,
+    coarse: bool,
+    memo: &mut FootMemo,
+) -> f64 {
     let target = 0.02 * a;
     let level = target.max(3.0 * sigma_w);
     let Some(c) = (j0..p).rev().find(|&i| v[i] <= level) else {
@@ -641,44 +652,19 @@ fn onset_from(v: &[f64], p: usize, j0: usize, a: f64, sigma_w: f64, coarse: bool
     let end = (c + 1..=p).find(|&i| v[i] > top).unwrap_or(p);
     let span = (end as f64 - at_level).max(1.0);
     let lo_bound = (j0 as f64).max(at_level - span);
-    // Piecewise foot model over the quiet samples before the level crossing and the edge above
-    // it: 0 before t₀, β·(t − t₀)ᵏ after. The quiet samples pin t₀ down; β is linear least
-    // squares for each (t₀, k) on a grid.
-    let mut best: Option<(f64, f64)> = None; // (residual, onset)
     let before = ((span * 1.5).ceil() as usize).max(4);
     let from = c.saturating_sub(before).max(j0);
-    if end > c + 2 {
-        let t_lo = from as f64;
-        let steps = (((at_level - t_lo) / 0.1).ceil() as usize).clamp(1, 400);
-        let t_at = |st: usize| t_lo + (at_level - t_lo) * st as f64 / steps as f64;
-        let svv: f64 = v[from..end].iter().map(|x| x * x).sum();
-        for &k in &FOOT_EXPONENTS {
-            // The residual over t₀ is smooth between samples: the best point of a grid of every
-            // `FOOT_COARSE`-th step, then every step around it, finds the full grid's best.
-            let fit = |st: usize, best_k: &mut Option<(f64, usize, f64)>| {
-                if let Some((res, beta)) = foot_fit(v, from, end, k, t_at(st), svv) {
-                    if best_k.is_none_or(|(r, _, _)| res < r) {
-                        *best_k = Some((res, st, beta));
-                    }
-                }
-            };
-            let mut coarse = None;
-            for st in (0..=steps).step_by(FOOT_COARSE).chain([steps]) {
-                fit(st, &mut coarse);
-            }
-            let Some((_, at, _)) = coarse else { continue };
-            let mut fine = coarse;
-            for st in at.saturating_sub(FOOT_COARSE - 1)..=(at + FOOT_COARSE - 1).min(steps) {
-                fit(st, &mut fine);
-            }
-            if let Some((res, st, beta)) = fine {
-                if best.is_none_or(|(r, _)| res < r) {
-                    best = Some((res, t_at(st) + (target / beta).powf(1.0 / k)));
-                }
-            }
+    let key = (c, from, end, at_level.to_bits());
+    let fit = match *memo {
+        FootMemo(Some((k, fit))) if k == key => fit,
+        _ => {
+            let fit = foot_search(v, from, c, end, at_level);
+            *memo = FootMemo(Some((key, fit)));
+            fit
         }
-    }
-    if let Some((_, onset)) = best {
+    };
+    let best = fit.map(|(t0, beta, k)| t0 + (target / beta).powf(1.0 / k));
+    if let Some(onset) = best {
         return onset.clamp(lo_bound, at_level);
     }
     // Too few points to fit: extrapolate linearly from the level crossing with the local slope.
@@ -690,23 +676,176 @@ fn onset_from(v: &[f64], p: usize, j0: usize, a: f64, sigma_w: f64, coarse: bool
     }
 }
 
+/// The last foot fit of a pass, keyed by the edge it was fitted to (level crossing `c`, first
+/// and end sample, crossing point): `(t₀, β, k)` of the best fit, if any.
+#[derive(Debug, Default, Clone, Copy)]
+struct FootMemo(Option<(FootKey, Option<FootFit>)>);
+
+/// Level crossing sample, first and end sample, crossing point's bits.
+type FootKey = (usize, usize, usize, u64);
+/// `(t₀, β, k)` of a foot fit.
+type FootFit = (f64, f64, f64);
+
+/// The foot model's best fit (`onset_from`) over `v[from..end]`, level crossing at sample `c`
+/// (fractional `at_level`): `(t₀, β, k)` with the least residual over the exponents and the
+/// `t₀` grid, or `None` when the edge is too short or no fit has β > 0.
+fn foot_search(
+    v: &[f64],
+    from: usize,
+    c: usize,
+    end: usize,
+    at_level: f64,
+) -> Option<(f64, f64, f64)> {
+    // Piecewise foot model over the quiet samples before the level crossing and the edge above
+    // it: 0 before t₀, β·(t − t₀)ᵏ after. The quiet samples pin t₀ down; β is linear least
+    // squares for each (t₀, k) on a grid.
+    let mut best: Option<(f64, FootFit)> = None; // (residual, (t₀, β, k))
+    if end > c + 2 {
+        let t_lo = from as f64;
+        let steps = (((at_level - t_lo) / 0.1).ceil() as usize).clamp(1, 400);
+        let t_at = |st: usize| t_lo + (at_level - t_lo) * st as f64 / steps as f64;
+        let svv: f64 = v[from..end].iter().map(|x| x * x).sum();
+        // The residual over t₀ is smooth between samples: for each exponent, the best point of
+        // a grid of every `FOOT_COARSE`-th step, then every step around it, finds the full
+        // grid's best. The coarse grid is shared by all exponents: one pass over the samples
+        // per grid point gives the sums of all six.
+        let mut coarse: [Option<(f64, usize, f64)>; FOOT_EXPONENTS.len()] =
+            [None; FOOT_EXPONENTS.len()];
+        for st in (0..=steps).step_by(FOOT_COARSE).chain([steps]) {
+            let t0 = t_at(st);
+            let first = (t0.floor() as usize + 1).max(from).min(end);
+            let sums = foot_sums_all(&v[first..end], first, t0);
+            for ((&(sgv, sgg), best_k), _) in sums.iter().zip(&mut coarse).zip(FOOT_EXPONENTS) {
+                if let Some((res, beta)) = foot_solution(sgv, sgg, svv) {
+                    if best_k.is_none_or(|(r, _, _)| res < r) {
+                        *best_k = Some((res, st, beta));
+                    }
+                }
+            }
+        }
+        for (&k, coarse) in FOOT_EXPONENTS.iter().zip(coarse) {
+            let Some((_, at, _)) = coarse else { continue };
+            let mut fine = coarse;
+            for st in at.saturating_sub(FOOT_COARSE - 1)..=(at + FOOT_COARSE - 1).min(steps) {
+                if let Some((res, beta)) = foot_fit(v, from, end, k, t_at(st), svv) {
+                    if fine.is_none_or(|(r, _, _)| res < r) {
+                        fine = Some((res, st, beta));
+                    }
+                }
+            }
+            if let Some((res, st, beta)) = fine {
+                if best.is_none_or(|(r, _)| res < r) {
+                    best = Some((res, (t_at(st), beta, k)));
+                }
+            }
+        }
+    }
+    best.map(|(_, fit)| fit)
+}
+
 /// Least-squares fit of `β·(t − t₀)ᵏ`, zero before `t₀`, to `v[from..end]`, whose sum of
 /// squares is `svv`: the residual sum of squares and β, when β > 0.
 fn foot_fit(v: &[f64], from: usize, end: usize, k: f64, t0: f64, svv: f64) -> Option<(f64, f64)> {
     // Samples at or before t₀ are fitted by the zero: only those after it enter the sums, and
     // the residual is Σv² − β·Σgv in closed form.
-    let first = (t0.floor() as usize + 1).max(from);
-    let (mut sgv, mut sgg) = (0.0, 0.0);
-    for (i, &val) in v.iter().enumerate().take(end).skip(first) {
-        let g = pow_k(i as f64 - t0, k);
-        sgv += g * val;
-        sgg += g * g;
-    }
+    let first = (t0.floor() as usize + 1).max(from).min(end);
+    let v = &v[first..end];
+    // One loop per exponent, so that the power is a few multiplications inlined into it.
+    let (sgv, sgg) = match k as u32 {
+        1 if k > 1.0 => foot_sums(v, first, t0, |d| d * d.sqrt()),
+        1 => foot_sums(v, first, t0, |d| d),
+        2 => foot_sums(v, first, t0, |d| d * d),
+        3 => foot_sums(v, first, t0, |d| d * d * d),
+        4 => foot_sums(v, first, t0, |d| (d * d) * (d * d)),
+        6 => foot_sums(v, first, t0, |d| (d * d * d) * (d * d * d)),
+        _ => foot_sums(v, first, t0, |d| d.powf(k)),
+    };
+    foot_solution(sgv, sgg, svv)
+}
+
+/// The residual sum of squares and β of a foot fit from its sums, when β > 0.
+#[inline]
+fn foot_solution(sgv: f64, sgg: f64, svv: f64) -> Option<(f64, f64)> {
     if sgg <= 0.0 {
         return None;
     }
     let beta = sgv / sgg;
     (beta > 0.0).then_some((svv - beta * sgv, beta))
+}
+
+/// `Σ g·v` and `Σ g²` over `v` (the samples from index `first` on), `g = pow(i − t₀)`. Four
+/// partial sums side by side, so that the loop runs in vector lanes instead of waiting on one
+/// accumulator (the sums differ from a single running sum by rounding only).
+#[inline(always)]
+fn foot_sums(v: &[f64], first: usize, t0: f64, pow: impl Fn(f64) -> f64) -> (f64, f64) {
+    const L: usize = 4;
+    let (mut gv, mut gg) = ([0.0f64; L], [0.0f64; L]);
+    // Sample indices as exact f64 integers, so `i − t₀` is the same single rounding as
+    // `i as f64 - t0`.
+    let mut idx = [0.0f64; L];
+    for (j, x) in idx.iter_mut().enumerate() {
+        *x = (first + j) as f64;
+    }
+    let chunks = v.chunks_exact(L);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for j in 0..L {
+            let g = pow(idx[j] - t0);
+            gv[j] += g * c[j];
+            gg[j] += g * g;
+            idx[j] += L as f64;
+        }
+    }
+    for (j, &val) in rest.iter().enumerate() {
+        let g = pow(idx[j] - t0);
+        gv[j] += g * val;
+        gg[j] += g * g;
+    }
+    (
+        (gv[0] + gv[1]) + (gv[2] + gv[3]),
+        (gg[0] + gg[1]) + (gg[2] + gg[3]),
+    )
+}
+
+/// [`foot_sums`] for every exponent of `FOOT_EXPONENTS` at once (same operations in the same
+/// order for each, so the same sums), sharing the loads and `i − t₀`.
+fn foot_sums_all(v: &[f64], first: usize, t0: f64) -> [(f64, f64); 6] {
+    const L: usize = 4;
+    const _: () = assert!(FOOT_EXPONENTS.len() == 6);
+    #[inline(always)]
+    fn powers(d: f64) -> [f64; 6] {
+        let d2 = d * d;
+        let d3 = d2 * d;
+        [d, d * d.sqrt(), d2, d3, d2 * d2, d3 * d3]
+    }
+    let (mut gv, mut gg) = ([[0.0f64; L]; 6], [[0.0f64; L]; 6]);
+    let mut idx = [0.0f64; L];
+    for (j, x) in idx.iter_mut().enumerate() {
+        *x = (first + j) as f64;
+    }
+    let chunks = v.chunks_exact(L);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for j in 0..L {
+            let g = powers(idx[j] - t0);
+            for e in 0..6 {
+                gv[e][j] += g[e] * c[j];
+                gg[e][j] += g[e] * g[e];
+            }
+            idx[j] += L as f64;
+        }
+    }
+    for (j, &val) in rest.iter().enumerate() {
+        let g = powers(idx[j] - t0);
+        for e in 0..6 {
+            gv[e][j] += g[e] * val;
+            gg[e][j] += g[e] * g[e];
+        }
+    }
+    std::array::from_fn(|e| {
+        let (a, b) = (gv[e], gg[e]);
+        ((a[0] + a[1]) + (a[2] + a[3]), (b[0] + b[1]) + (b[2] + b[3]))
+    })
 }
 
 /// Fractional index after sample `e` where `|v|` falls to `level`.
@@ -803,20 +942,6 @@ impl Measurer {
             .windows(2)
             .fold(false, |found, pair| found | (pair[0] == pair[1]));
         equal_neighbours && crate::saturation::flat_run_at_extreme(w, min_run)
-    }
-}
-
-/// `d^k` for the foot exponents, without `powf`.
-#[inline]
-fn pow_k(d: f64, k: f64) -> f64 {
-    match k as u32 {
-        1 if k > 1.0 => d * d.sqrt(),
-        1 => d,
-        2 => d * d,
-        3 => d * d * d,
-        4 => (d * d) * (d * d),
-        6 => (d * d * d) * (d * d * d),
-        _ => d.powf(k),
     }
 }
 
