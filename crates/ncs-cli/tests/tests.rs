@@ -17,4 +17,5 @@ mod protocols;
 mod real_data;
 mod replay;
 mod serial;
+mod shutdown;
 mod simulate;

@@ -309,6 +309,10 @@ pub struct DroppedEvents {
     pub output: u64,
     /// Measurement rows the recorder never saw.
     pub recorder: u64,
+    /// Measurements lost on the processing thread itself: more sweeps completed in one block
+    /// than its buffer holds (4096; a block that long would have to hold thousands of
+    /// stimuli).
+    pub processing: u64,
 }
 
 /// Latency stages.
@@ -447,11 +451,11 @@ impl std::fmt::Display for Summary {
             }
         }
         let d = self.dropped_events;
-        if d.analysis + d.output + d.recorder > 0 {
+        if d.analysis + d.output + d.recorder + d.processing > 0 {
             writeln!(
                 f,
-                "events dropped at full channels: analysis {}, output {}, recorder {}",
-                d.analysis, d.output, d.recorder
+                "events dropped at full channels: analysis {}, output {}, recorder {}, processing {}",
+                d.analysis, d.output, d.recorder, d.processing
             )?;
         }
         writeln!(f, "latency:")?;
@@ -1205,7 +1209,10 @@ fn process<U: Send + 'static>(
         unlisted_gaps,
         measurements: em.measurements,
         incomplete: em.incomplete,
-        dropped: em.dropped,
+        dropped: DroppedEvents {
+            processing: sink.overflow,
+            ..em.dropped
+        },
         queue,
         block,
         sweep_block,
