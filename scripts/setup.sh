@@ -2,7 +2,8 @@
 # Installs what building and testing ncs needs on a Debian machine, or says exactly what is
 # missing. Usage: scripts/setup.sh [--python]
 #   (no flag)  system libraries for the build: pkg-config libhdf5-dev libasound2-dev libudev-dev
-#   --python   also the Python test clients (requirements-test.txt) into ./.venv
+#   --python   also what the tests drive ncs with: the Python clients (requirements-test.txt)
+#              into ./.venv, and tmux
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,8 @@ want_python=0
 [ "${1:-}" = "--python" ] && want_python=1
 
 packages=(pkg-config libhdf5-dev libasound2-dev libudev-dev)
+# The examiner's full-screen view is tested through a real terminal that tmux provides.
+[ "$want_python" = 1 ] && packages+=(tmux)
 # The system Python needs python3-venv for `python3 -m venv`; a Python that has venv doesn't.
 if [ "$want_python" = 1 ] && ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
     packages+=(python3-venv)

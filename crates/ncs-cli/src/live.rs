@@ -2,7 +2,7 @@
 //! (acquisition → processing → block detector, recorder and terminal/JSON output), with the
 //! verdict table and the pipeline summary (data loss, latency) at the end.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -140,6 +140,10 @@ pub fn acquire(args: &AcquireArgs) -> anyhow::Result<()> {
     let can_fire = steering.can_fire();
     let exam = ncs_exam::Exam::new(steps, study.stimulation, can_fire);
     let (tx, commands) = crossbeam_channel::bounded(256);
+    // The full-screen view when a person is at the terminal: not for JSON, nor when the
+    // commands come on stdin (the view reads the keys from the terminal).
+    let view =
+        !args.live.json && args.control.as_deref() != Some("-") && std::io::stdout().is_terminal();
     let guard = match &args.control {
         Some(c) => crate::exam::listen(&crate::exam::Control::parse(c), tx.clone())?,
         None => None,
@@ -150,6 +154,7 @@ pub fn acquire(args: &AcquireArgs) -> anyhow::Result<()> {
         study,
         commands,
         run: args.run,
+        keys: view.then(|| tx.clone()),
         _keep: (tx, guard),
     };
     run_live(
@@ -177,6 +182,8 @@ struct ExamSetup {
     study: ncs_block::Study,
     commands: crossbeam_channel::Receiver<crate::exam::Incoming>,
     run: bool,
+    /// With the full-screen view: where its keystrokes go as commands.
+    keys: Option<crossbeam_channel::Sender<crate::exam::Incoming>>,
     /// Keeps the command channel open and the control socket's file until the run ends.
     _keep: (
         crossbeam_channel::Sender<crate::exam::Incoming>,
@@ -344,6 +351,7 @@ fn run_live<S: Source + 'static>(
         None => None,
     };
     // The control socket and its command channel stay open until the run has ended.
+    let keys = exam.as_ref().and_then(|e| e.keys.clone());
     let (driver, _control) = match exam {
         Some(e) => (
             Some(crate::exam::ExamDriver::new(
@@ -372,28 +380,53 @@ fn run_live<S: Source + 'static>(
             stop.store(true, std::sync::atomic::Ordering::SeqCst);
         });
     }
-    let output = LiveOutput {
-        json: opts.json,
-        tags,
-        progress_shown: false,
-        link: link.clone(),
-        last_link: None,
+    let mut config = pipeline_config(pace, opts);
+    // Last before the run, so that nothing that can fail before it leaves the terminal taken.
+    let view = match keys.map(|k| crate::tui::Tui::start(k, stop.clone())) {
+        Some(Ok(v)) => Some(v),
+        // The study goes on (and is recorded) with the line display.
+        Some(Err(e)) => {
+            eprintln!("warning: {e:#}; showing lines instead");
+            None
+        }
+        None => None,
+    };
+    let output = match &view {
+        Some(v) => {
+            config.traces = true;
+            AnyOutput::View(v.output(link.clone()))
+        }
+        None => AnyOutput::Lines(LiveOutput {
+            json: opts.json,
+            tags,
+            progress_shown: false,
+            link: link.clone(),
+            last_link: None,
+        }),
     };
     let done = ncs_runtime::run(
         source,
-        pipeline_config(pace, opts),
+        config,
         LiveAnalysis {
             analysis,
             last: Vec::new(),
             shared: final_segments,
             exam: driver,
+            view: view.is_some().then(ViewTracker::default),
         },
         output,
         recorder,
         stop,
-    )?;
-    let mut output = done.output;
-    output.clear_progress();
+    );
+    // The terminal back before anything is printed, the run's error included.
+    let view_error = view.map(crate::tui::Tui::finish);
+    let done = done?;
+    if let Some(Err(e)) = view_error {
+        eprintln!("warning: {e:#}");
+    }
+    if let AnyOutput::Lines(mut output) = done.output {
+        output.clear_progress();
+    }
     let summary = done.summary;
     let session = SessionRow {
         path: record.map_or_else(|| info.description.clone(), |p| p.display().to_string()),
@@ -470,7 +503,8 @@ fn print_exam_summary(out: &mut dyn Write, d: &crate::exam::ExamDriver) -> anyho
     Ok(())
 }
 
-fn phase_text(p: &ncs_exam::Phase) -> String {
+/// A step's phase in words.
+pub(crate) fn phase_text(p: &ncs_exam::Phase) -> String {
     use ncs_exam::{Completion, Phase};
     match p {
         Phase::Ramp { next_ma } => format!("ramp, next {next_ma:.1} mA"),
@@ -497,11 +531,53 @@ fn phase_text(p: &ncs_exam::Phase) -> String {
 
 /// What the analysis thread tells the output.
 #[derive(Debug, Clone)]
-enum LiveUpdate {
+pub(crate) enum LiveUpdate {
     /// A segment verdict changed.
     Segment(Box<SegmentVerdict>),
     /// Something for the examiner.
     Exam(ncs_exam::ExamEvent),
+    /// Where the exam stands changed (sent only to the full-screen view).
+    View(Box<crate::tui::ExamState>),
+}
+
+/// The exam's state as last sent to the full-screen view.
+#[derive(Debug, Default)]
+struct ViewTracker {
+    sent: Option<crate::tui::ExamState>,
+}
+
+impl ViewTracker {
+    /// Sends the exam's state when it differs from the last one sent (checked without
+    /// allocating: this runs every few milliseconds).
+    fn update(&mut self, exam: &ncs_exam::Exam, updates: &mut Vec<LiveUpdate>) {
+        let cur = exam.current();
+        let (Some(step), Some(phase)) = (exam.steps().get(cur), exam.phase(cur)) else {
+            return;
+        };
+        let of = exam.steps().len();
+        let running = exam.running();
+        let complete =
+            (0..of).all(|s| matches!(exam.phase(s), Some(ncs_exam::Phase::Complete { .. })));
+        if let Some(s) = &self.sent {
+            if s.step == *step
+                && s.of == of
+                && s.phase == phase
+                && s.running == running
+                && s.complete == complete
+            {
+                return;
+            }
+        }
+        let state = crate::tui::ExamState {
+            step: step.clone(),
+            of,
+            phase,
+            running,
+            complete,
+        };
+        updates.push(LiveUpdate::View(Box::new(state.clone())));
+        self.sent = Some(state);
+    }
 }
 
 /// The block detector on its own thread: each measurement goes through the same
@@ -512,6 +588,8 @@ struct LiveAnalysis {
     last: Vec<SegmentVerdict>,
     shared: Arc<Mutex<Vec<SegmentVerdict>>>,
     exam: Option<crate::exam::ExamDriver>,
+    /// With the full-screen view: the state it was last sent.
+    view: Option<ViewTracker>,
 }
 
 impl LiveAnalysis {
@@ -530,6 +608,9 @@ impl LiveAnalysis {
 
     fn absorb(&mut self, o: crate::exam::DriverOutput, updates: &mut Vec<LiveUpdate>) {
         updates.extend(o.events.into_iter().map(LiveUpdate::Exam));
+        if let (Some(v), Some(d)) = (&mut self.view, &self.exam) {
+            v.update(d.exam(), updates);
+        }
         if let Some(study) = o.study {
             match self.analysis.set_study(study) {
                 Ok(()) => self.segments_changed(updates),
@@ -635,7 +716,7 @@ impl From<&Rejection> for RejectionRow {
 pub const LINK_TEXT: &str = "source_link";
 
 /// `name value` for every non-zero count of a JSON object of counters, or `ok`.
-fn counts_line(counts: &serde_json::Value) -> String {
+pub(crate) fn counts_line(counts: &serde_json::Value) -> String {
     let nonzero: Vec<String> = counts
         .as_object()
         .into_iter()
@@ -703,6 +784,11 @@ impl LiveOutput {
                     writeln!(out, "  » {}", exam_text(e))?;
                 }
             }
+            // The full-screen view's alone.
+            Event::Update {
+                update: LiveUpdate::View(_),
+                ..
+            } => {}
             Event::Update {
                 update: LiveUpdate::Segment(s),
                 latency,
@@ -795,7 +881,7 @@ impl LiveOutput {
 }
 
 /// One line for an examiner event.
-fn exam_text(e: &ncs_exam::ExamEvent) -> String {
+pub(crate) fn exam_text(e: &ncs_exam::ExamEvent) -> String {
     use ncs_exam::ExamEvent as E;
     match e {
         E::Step { step, of, phase } => format!(
@@ -855,6 +941,27 @@ impl Output<LiveUpdate> for LiveOutput {
         // A closed stdout (e.g. piped into `head`) must not stop the acquisition: the
         // recording and the summary go on.
         let _ = self.write(ev);
+    }
+}
+
+/// Lines (or JSON lines), or the full-screen view.
+enum AnyOutput {
+    Lines(LiveOutput),
+    View(crate::tui::TuiOutput),
+}
+
+impl Output<LiveUpdate> for AnyOutput {
+    fn on_event(&mut self, ev: &Event<LiveUpdate>) {
+        match self {
+            AnyOutput::Lines(o) => o.on_event(ev),
+            AnyOutput::View(o) => o.on_event(ev),
+        }
+    }
+
+    fn on_trace(&mut self, trace: &ncs_runtime::SweepTrace) {
+        if let AnyOutput::View(o) = self {
+            o.on_trace(trace);
+        }
     }
 }
 

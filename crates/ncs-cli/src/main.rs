@@ -6,6 +6,7 @@ mod live;
 mod report;
 mod simulate;
 mod sources;
+mod tui;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -19,3 +19,4 @@ mod replay;
 mod serial;
 mod shutdown;
 mod simulate;
+mod terminal;
