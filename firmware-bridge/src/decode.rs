@@ -5,8 +5,8 @@ use core::ops::Range;
 use crate::crc::{crc16, crc32c};
 use crate::frame::{
     Command, DataHeader, DeviceInfo, FrameType, NackCode, Response, SampleFormat, StimMarks,
-    DATA_FIXED_LEN, DEVICE_INFO_LEN, HEADER_LEN, MAX_BODY_LEN, MAX_CHANNELS, MAX_FRAME_LEN,
-    MAX_MARKS, OVERHEAD, PROTOCOL_VERSION, SERIAL_LEN, SYNC, SYNC0,
+    DATA_FIXED_LEN, DEVICE_FLAG_NO_STIMULATOR, DEVICE_INFO_LEN, HEADER_LEN, MAX_BODY_LEN,
+    MAX_CHANNELS, MAX_FRAME_LEN, MAX_MARKS, OVERHEAD, PROTOCOL_VERSION, SERIAL_LEN, SYNC, SYNC0,
 };
 
 /// Default buffer size of [`Decoder`]: two of the largest frames.
@@ -687,6 +687,8 @@ fn parse_device_info(code: u8, a: &[u8]) -> Result<DeviceInfo, DecodeError> {
         gain: f32_at(a, 14),
         volts_per_count: f32_at(a, 18),
         serial,
+        // Flag bits not defined yet are ignored.
+        stimulator: a[3] & DEVICE_FLAG_NO_STIMULATOR == 0,
     })
 }
 

@@ -3,7 +3,8 @@
 use crate::crc::{crc16, crc32c};
 use crate::frame::{
     Command, DataHeader, DeviceInfo, FrameType, Response, SampleFormat, DATA_FIXED_LEN,
-    DEVICE_INFO_LEN, HEADER_LEN, MAX_BODY_LEN, MAX_CHANNELS, OVERHEAD, PROTOCOL_VERSION, SYNC,
+    DEVICE_FLAG_NO_STIMULATOR, DEVICE_INFO_LEN, HEADER_LEN, MAX_BODY_LEN, MAX_CHANNELS, OVERHEAD,
+    PROTOCOL_VERSION, SYNC,
 };
 
 /// Why a frame could not be encoded.
@@ -285,7 +286,12 @@ fn write_device_info(info: &DeviceInfo, b: &mut [u8; DEVICE_INFO_LEN]) {
     b[0] = info.channels;
     b[1] = info.max_channels;
     b[2] = info.format as u8;
-    b[3] = 0;
+    // Flags: only the no-stimulator bit is defined; the others are written as 0.
+    b[3] = if info.stimulator {
+        0
+    } else {
+        DEVICE_FLAG_NO_STIMULATOR
+    };
     b[4..8].copy_from_slice(&info.sample_rate_hz.to_le_bytes());
     b[8..10].copy_from_slice(&info.samples_per_frame.to_le_bytes());
     b[10] = info.firmware_version.0;

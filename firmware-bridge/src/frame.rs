@@ -28,6 +28,10 @@ pub const DATA_FIXED_LEN: usize = 26;
 pub const DEVICE_INFO_LEN: usize = 38;
 /// Length of the serial-number field (ASCII, NUL-padded).
 pub const SERIAL_LEN: usize = 16;
+/// Bit of the device-information flags byte (offset 3) set by a device that has no
+/// stimulator. Set-when-absent so that a device writing 0 there (the byte was reserved before)
+/// keeps meaning "can fire", as hosts assumed.
+pub const DEVICE_FLAG_NO_STIMULATOR: u8 = 0x01;
 
 /// Frame type byte (offset 3 of every frame).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -324,6 +328,9 @@ pub struct DeviceInfo {
     pub volts_per_count: f32,
     /// Serial number, ASCII, NUL-padded.
     pub serial: [u8; SERIAL_LEN],
+    /// Whether the device can fire a stimulator ([`Command::FireStimulus`]); on the wire, the
+    /// flags byte's [`DEVICE_FLAG_NO_STIMULATOR`] bit is clear.
+    pub stimulator: bool,
 }
 
 impl DeviceInfo {

@@ -1,7 +1,10 @@
 //! Keeps PROTOCOL.md's worked example and CRC check values true.
 
 use firmware_bridge::crc::{crc16, crc32c};
-use firmware_bridge::{encode_command, encode_data_frame, Command, DataHeader, SampleFormat};
+use firmware_bridge::{
+    encode_command, encode_data_frame, encode_device_info, Command, DataHeader, DeviceInfo,
+    SampleFormat, SERIAL_LEN,
+};
 
 fn hex(bytes: &[u8]) -> String {
     bytes
@@ -33,6 +36,27 @@ pub fn example_data_frame() -> Vec<u8> {
     out[..n].to_vec()
 }
 
+/// The example device information of PROTOCOL.md: an amplifier without a stimulator.
+pub fn example_device_info() -> Vec<u8> {
+    let mut serial = [0u8; SERIAL_LEN];
+    serial[..9].copy_from_slice(b"VAMP-0001");
+    let info = DeviceInfo {
+        channels: 1,
+        max_channels: 8,
+        format: SampleFormat::I24,
+        sample_rate_hz: 20_000,
+        samples_per_frame: 20,
+        firmware_version: (0, 1, 0),
+        gain: 1000.0,
+        volts_per_count: 2e-8,
+        serial,
+        stimulator: false,
+    };
+    let mut out = [0u8; 64];
+    let n = encode_device_info(0x0005, &info, &mut out).expect("fits");
+    out[..n].to_vec()
+}
+
 #[test]
 fn worked_examples_in_protocol_md_are_current() {
     let doc = protocol_md();
@@ -47,5 +71,10 @@ fn worked_examples_in_protocol_md_are_current() {
     assert!(
         doc.contains(&ping),
         "PROTOCOL.md must contain the example ping:\n{ping}"
+    );
+    let info = hex(&example_device_info());
+    assert!(
+        doc.contains(&info),
+        "PROTOCOL.md must contain the example device information:\n{info}"
     );
 }

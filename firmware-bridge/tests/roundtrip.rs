@@ -5,7 +5,8 @@ use firmware_bridge::crc::{crc16, crc32c};
 use firmware_bridge::{
     data_frame_len, encode_command, encode_data_frame, encode_device_info, encode_response,
     Command, DataHeader, DecodeError, Decoder, DeviceInfo, EncodeError, Frame, NackCode, Response,
-    SampleFormat, StimMarks, MAX_FRAME_LEN, PROTOCOL_VERSION, SYNC,
+    SampleFormat, StimMarks, DEVICE_FLAG_NO_STIMULATOR, HEADER_LEN, MAX_FRAME_LEN,
+    PROTOCOL_VERSION, SYNC,
 };
 use proptest::prelude::*;
 
@@ -22,6 +23,7 @@ fn info() -> DeviceInfo {
         gain: 12.0,
         volts_per_count: 2.4 / 12.0 / 8_388_608.0,
         serial,
+        stimulator: true,
     }
 }
 
@@ -78,6 +80,10 @@ fn commands_round_trip() {
 fn responses_round_trip() {
     let resps = [
         Response::DeviceInfo(info()),
+        Response::DeviceInfo(DeviceInfo {
+            stimulator: false,
+            ..info()
+        }),
         Response::Pong { token: 7 },
         Response::Ack { command: 0x44 },
         Response::Nack {
@@ -109,6 +115,48 @@ fn responses_round_trip() {
             response: Response::DeviceInfo(d),
         }) => assert_eq!(d.serial_bytes(), b"NCS-0042"),
         other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn device_flags_say_whether_the_device_can_fire() {
+    let mut buf = [0u8; 64];
+    let flags = |stimulator: bool, buf: &mut [u8; 64]| {
+        let n = encode_device_info(
+            1,
+            &DeviceInfo {
+                stimulator,
+                ..info()
+            },
+            buf,
+        )
+        .expect("fits");
+        // Body: tag (2 bytes), then the device info; the flags byte is its offset 3.
+        (n, buf[HEADER_LEN + 2 + 3])
+    };
+    assert_eq!(flags(true, &mut buf).1, 0);
+    assert_eq!(flags(false, &mut buf).1, DEVICE_FLAG_NO_STIMULATOR);
+    // Flag bits not defined yet are ignored on reading: only bit 0 says "no stimulator".
+    for (byte, stimulator) in [(0x00, true), (0xFE, true), (0x01, false), (0xFF, false)] {
+        let (n, _) = flags(true, &mut buf);
+        let mut body = buf[HEADER_LEN..n - 4].to_vec();
+        body[2 + 3] = byte;
+        match decode_one(&raw_frame(1, 2, &body)) {
+            Ok(Frame::Response {
+                response: Response::DeviceInfo(d),
+                ..
+            }) => {
+                assert_eq!(d.stimulator, stimulator, "flags {byte:#04x}");
+                assert_eq!(
+                    DeviceInfo {
+                        stimulator: true,
+                        ..d
+                    },
+                    info()
+                );
+            }
+            other => panic!("flags {byte:#04x}: {other:?}"),
+        }
     }
 }
 

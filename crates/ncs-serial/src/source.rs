@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use firmware_bridge::{
     encode_command, Command, Decoder, DeviceInfo, Frame, Response, Stats as DecoderStats,
 };
-use ncs_runtime::{ReadOutcome, Source, SourceError, SourceInfo, StimulusMark};
+use ncs_runtime::{FireRequest, ReadOutcome, Source, SourceError, SourceInfo, StimulusMark};
 use serde::Serialize;
 use serialport::SerialPort;
 
@@ -565,6 +565,7 @@ impl SerialSource {
             gain: 1.0,
             volts_per_count: 1.0,
             serial: [0; firmware_bridge::SERIAL_LEN],
+            stimulator: false,
         };
         let mut s = Self {
             port: Some(port),
@@ -722,6 +723,8 @@ impl SerialSource {
         self.tag
     }
 
+    /// Writes one command. Allocates nothing unless it fails (the error names the port), so
+    /// the acquisition thread may call it ([`Source::fire`]).
     fn send(&mut self, tag: u16, c: &Command) -> Result<(), SerialError> {
         let mut out = [0u8; 32];
         let n = encode_command(tag, c, &mut out).map_err(|e| SerialError::Config {
@@ -729,17 +732,14 @@ impl SerialSource {
             rule: "must encode",
             value: e.to_string(),
         })?;
-        let port_name = self.path.display().to_string();
-        let port = self.port.as_mut().ok_or_else(|| SerialError::Io {
-            port: port_name.clone(),
-            source: std::io::ErrorKind::NotConnected.into(),
-        })?;
-        port.write_all(&out[..n])
-            .and_then(|()| port.flush())
-            .map_err(|source| SerialError::Io {
-                port: port_name,
-                source,
-            })
+        let written = match self.port.as_mut() {
+            Some(port) => port.write_all(&out[..n]).and_then(|()| port.flush()),
+            None => Err(std::io::ErrorKind::NotConnected.into()),
+        };
+        written.map_err(|source| SerialError::Io {
+            port: self.path.display().to_string(),
+            source,
+        })
     }
 
     /// Sends `c` and waits for its answer, retrying with a new tag; data frames that arrive
@@ -1000,6 +1000,36 @@ impl SerialSource {
 impl Source for SerialSource {
     fn info(&self) -> &SourceInfo {
         &self.info
+    }
+
+    /// What the device information says (its no-stimulator flag clear).
+    fn can_fire(&self) -> bool {
+        self.device.stimulator
+    }
+
+    /// Sends FireStimulus at the request's intensity (mA, rounded to the µA the protocol
+    /// carries) and pulse width, and returns without waiting for the answer: the device marks
+    /// the instant in the data (a mark in a later `read`), or refuses, which is counted in
+    /// [`SerialStats::nacks`]. The placement is the examiner's business, not the device's.
+    /// Writes one 20-byte command and allocates nothing unless it fails.
+    fn fire(&mut self, request: &FireRequest<'_>) -> Result<(), SourceError> {
+        if !self.device.stimulator {
+            return Err(SourceError::Failed(format!(
+                "{}: the device has no stimulator (its device information says so)",
+                self.path.display()
+            )));
+        }
+        let ua = (request.intensity_ma * 1000.0).round();
+        // 0 µA would ask the device for its default intensity, which is not what was asked.
+        if !(1.0..=f64::from(u32::MAX)).contains(&ua) {
+            return Err(SourceError::Failed(format!(
+                "stimulus intensity must be a number of mA from 0.001 to {}, got {}",
+                u32::MAX / 1000,
+                request.intensity_ma
+            )));
+        }
+        self.fire_stimulus(request.pulse_width_us, ua as u32)
+            .map_err(|e| SourceError::Failed(e.to_string()))
     }
 
     fn read(

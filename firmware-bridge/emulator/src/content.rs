@@ -1,18 +1,29 @@
-//! What the virtual amplifier plays: a simulated study or a recorded session, as counts.
+//! What the virtual amplifier plays: a simulated study, a simulated patient stimulated on
+//! demand, or a recorded session, as counts.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 
 use firmware_bridge::{SampleFormat, StimMarks};
 use ncs_io::Session;
 use ncs_sim::{Scenario, StudySource};
 
+use crate::hand::{sites, Site};
 use crate::AmpError;
+
+/// How long a simulated patient lasts (s of signal) unless `max_frames` ends it sooner.
+pub const PATIENT_SECONDS: f64 = 3600.0;
 
 /// The signal the amplifier streams.
 #[derive(Debug, Clone)]
 pub enum Content {
     /// A simulated study (every channel of the stream, the trigger channel included).
     Study(Box<Scenario>),
+    /// A simulated patient with the scenario's nerves, noise and impairments but none of its
+    /// planned stimuli: each FireStimulus stimulates the nerve and site where the electrode is
+    /// placed ([`crate::Hand`]) at the commanded intensity, so the response recruits as that
+    /// nerve does ([`PATIENT_SECONDS`] long).
+    Patient(Box<Scenario>),
     /// A recorded NWB session, played from its first sample; its stimuli become marks.
     Session(PathBuf),
 }
@@ -28,6 +39,8 @@ enum Kind {
         scenario: Box<Scenario>,
         source: Box<StudySource>,
         block: Vec<f32>,
+        /// Stimulated on demand only (a patient), `frames` long.
+        patient: Option<u64>,
     },
     Session {
         session: Box<Session>,
@@ -44,6 +57,10 @@ pub(crate) struct Player {
     pos: u64,
     stimuli: Vec<u64>,
     next_stim: usize,
+    /// Instants of the stimuli fired on command and not yet marked, in order.
+    fired: VecDeque<u64>,
+    /// The patient's sites (empty for other content).
+    sites: Vec<Site>,
 }
 
 impl std::fmt::Debug for Player {
@@ -70,10 +87,33 @@ impl Player {
                     pos: 0,
                     stimuli,
                     next_stim: 0,
+                    fired: VecDeque::new(),
+                    sites: Vec::new(),
                     kind: Kind::Study {
                         scenario: scenario.clone(),
                         source: Box::new(source),
                         block: Vec::new(),
+                        patient: None,
+                    },
+                })
+            }
+            Content::Patient(scenario) => {
+                let frames = (PATIENT_SECONDS * scenario.sample_rate_hz).round() as u64;
+                let source = StudySource::on_demand(scenario, frames)?;
+                Ok(Self {
+                    rate_hz: source.sample_rate_hz(),
+                    channels: source.channel_count(),
+                    total: source.total_frames(),
+                    pos: 0,
+                    stimuli: Vec::new(),
+                    next_stim: 0,
+                    fired: VecDeque::new(),
+                    sites: sites(scenario),
+                    kind: Kind::Study {
+                        scenario: scenario.clone(),
+                        source: Box::new(source),
+                        block: Vec::new(),
+                        patient: Some(frames),
                     },
                 })
             }
@@ -101,6 +141,8 @@ impl Player {
                     pos: 0,
                     stimuli,
                     next_stim: 0,
+                    fired: VecDeque::new(),
+                    sites: Vec::new(),
                     kind: Kind::Session {
                         session: Box::new(session),
                         block: Vec::new(),
@@ -113,14 +155,56 @@ impl Player {
     /// Back to the first sample (the device's Start).
     pub(crate) fn restart(&mut self) -> Result<(), AmpError> {
         if let Kind::Study {
-            scenario, source, ..
+            scenario,
+            source,
+            patient,
+            ..
         } = &mut self.kind
         {
-            **source = StudySource::new(scenario)?;
+            **source = match patient {
+                Some(frames) => StudySource::on_demand(scenario, *frames)?,
+                None => StudySource::new(scenario)?,
+            };
         }
         self.pos = 0;
         self.next_stim = 0;
+        self.fired.clear();
         Ok(())
+    }
+
+    /// The patient's sites (none unless the content is a patient).
+    pub(crate) fn sites(&self) -> &[Site] {
+        &self.sites
+    }
+
+    /// Stimuli fired and not yet marked in a data frame.
+    pub(crate) fn fired_pending(&self) -> usize {
+        self.fired.len()
+    }
+
+    /// Fires the stimulator at the next instant to be produced and returns that instant. A
+    /// patient responds from `at` (the electrode's site; `None`: no nerve, only the
+    /// artefact) at `intensity_ma`; other content only marks the instant.
+    pub(crate) fn fire(&mut self, intensity_ma: f64, at: Option<&Site>) -> u64 {
+        let mut instant = self.pos;
+        if let Kind::Study {
+            source,
+            patient: Some(_),
+            ..
+        } = &mut self.kind
+        {
+            // The simulator needs one pre-stimulus window of stream before a stimulus; it
+            // moves an earlier one there, and the mark goes where the stimulus went.
+            instant = instant.max(source.window_frames().0 as u64);
+            source.fire_at(
+                instant,
+                at.map(|s| s.index),
+                at.map_or(0, |s| s.channel),
+                intensity_ma,
+            );
+        }
+        self.fired.push_back(instant);
+        instant
     }
 
     pub(crate) fn rate_hz(&self) -> f64 {
@@ -179,16 +263,35 @@ impl Player {
             }
         }
         let end = self.pos + n as u64;
-        while let Some(&s) = self.stimuli.get(self.next_stim) {
-            if s >= end {
-                break;
-            }
+        // The content's own stimuli and those fired on command, merged in time order.
+        loop {
+            let planned = self
+                .stimuli
+                .get(self.next_stim)
+                .copied()
+                .filter(|&s| s < end);
+            let fired = self.fired.front().copied().filter(|&s| s < end);
+            let s = match (planned, fired) {
+                (Some(p), Some(f)) if f < p => {
+                    self.fired.pop_front();
+                    f
+                }
+                (Some(p), _) => {
+                    self.next_stim += 1;
+                    p
+                }
+                (None, Some(f)) => {
+                    self.fired.pop_front();
+                    f
+                }
+                (None, None) => break,
+            };
             if s >= self.pos {
-                // More than MAX_MARKS stimuli in one frame cannot happen at study rates; a
-                // device would shorten its frames. Extra marks are dropped, not misplaced.
+                // More than MAX_MARKS stimuli in one frame cannot happen at study rates (and
+                // a FireStimulus beyond them is refused as Busy); a device would shorten its
+                // frames. Extra marks are dropped, not misplaced.
                 let _ = marks.push((s - self.pos) as u16);
             }
-            self.next_stim += 1;
         }
         self.pos = end;
         Ok(n)

@@ -1,4 +1,4 @@
-//! Fault plan, the fault log, and the pseudo-random source for byte corruption.
+//! Fault plan, the fault and event log, and the pseudo-random source for byte corruption.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::AmpError;
+use crate::{AmpError, Placement};
 
 /// Faults to inject. Sample indices are the device's (from Start, per channel).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -172,34 +172,88 @@ impl FaultEvent {
     }
 }
 
-/// Reads a fault log written by the emulator.
-pub fn read_fault_log(path: &Path) -> Result<Vec<FaultEvent>, AmpError> {
+/// One stimulus the device fired on a FireStimulus command: a line of the log, tagged
+/// `"event":"stimulus"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FiredStimulus {
+    /// Device sample index (since Start) of the instant marked in the data.
+    pub sample_index: u64,
+    /// Intensity given (µA): the commanded one, or the device default when 0 was commanded.
+    pub intensity_ua: u32,
+    /// Pulse width commanded (µs).
+    pub pulse_width_us: u16,
+    /// Where the stimulating electrode was (the patient's own names); `None` when it was on
+    /// no nerve, or the content is not a patient.
+    pub placement: Option<Placement>,
+}
+
+/// A line of the log that is not a fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum Event {
+    Stimulus(FiredStimulus),
+}
+
+/// One line of the log.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Line {
+    Event(Event),
+    Fault(FaultEvent),
+}
+
+fn read_log(path: &Path) -> Result<Vec<Line>, AmpError> {
     let io = |source| AmpError::Io {
         path: path.to_owned(),
         source,
     };
     let file = File::open(path).map_err(io)?;
-    let mut events = Vec::new();
+    let mut lines = Vec::new();
     for (i, line) in BufReader::new(file).lines().enumerate() {
         let line = line.map_err(io)?;
         if line.trim().is_empty() {
             continue;
         }
-        let event = serde_json::from_str(&line).map_err(|e| AmpError::FaultLog {
+        let parsed = serde_json::from_str(&line).map_err(|e| AmpError::FaultLog {
             path: path.to_owned(),
             line: i + 1,
-            message: e.to_string(),
+            message: format!("not a fault nor an event: {e}"),
         })?;
-        events.push(event);
+        lines.push(parsed);
     }
-    Ok(events)
+    Ok(lines)
 }
 
-/// Where injected faults are recorded: in memory always, and in a JSON-lines file if asked.
+/// Reads the faults of a log written by the emulator (its event lines left out).
+pub fn read_fault_log(path: &Path) -> Result<Vec<FaultEvent>, AmpError> {
+    Ok(read_log(path)?
+        .into_iter()
+        .filter_map(|l| match l {
+            Line::Fault(f) => Some(f),
+            Line::Event(_) => None,
+        })
+        .collect())
+}
+
+/// Reads the stimuli fired on command from a log written by the emulator, in order.
+pub fn read_stimulus_log(path: &Path) -> Result<Vec<FiredStimulus>, AmpError> {
+    Ok(read_log(path)?
+        .into_iter()
+        .filter_map(|l| match l {
+            Line::Event(Event::Stimulus(s)) => Some(s),
+            Line::Fault(_) => None,
+        })
+        .collect())
+}
+
+/// Where injected faults and fired stimuli are recorded: in memory always, and in a
+/// JSON-lines file if asked.
 #[derive(Debug)]
 pub(crate) struct FaultLog {
     events: Vec<FaultEvent>,
+    stimuli: Vec<FiredStimulus>,
     file: Option<(std::path::PathBuf, BufWriter<File>)>,
+    lines: usize,
 }
 
 impl FaultLog {
@@ -216,32 +270,51 @@ impl FaultLog {
         };
         Ok(Self {
             events: Vec::new(),
+            stimuli: Vec::new(),
             file,
+            lines: 0,
         })
     }
 
-    /// Records one fault; the file is flushed at once so a reader sees it even if the
-    /// emulator is killed afterwards.
-    pub(crate) fn record(&mut self, event: FaultEvent) -> Result<(), AmpError> {
+    /// Writes one line; the file is flushed at once so a reader sees it even if the emulator
+    /// is killed afterwards.
+    fn write(&mut self, value: &impl Serialize) -> Result<(), AmpError> {
+        self.lines += 1;
         if let Some((path, w)) = &mut self.file {
             let io = |source| AmpError::Io {
                 path: path.clone(),
                 source,
             };
-            let line = serde_json::to_string(&event).map_err(|e| AmpError::FaultLog {
+            let line = serde_json::to_string(value).map_err(|e| AmpError::FaultLog {
                 path: path.clone(),
-                line: self.events.len() + 1,
+                line: self.lines,
                 message: e.to_string(),
             })?;
             writeln!(w, "{line}").map_err(io)?;
             w.flush().map_err(io)?;
         }
+        Ok(())
+    }
+
+    /// Records one fault.
+    pub(crate) fn record(&mut self, event: FaultEvent) -> Result<(), AmpError> {
+        self.write(&event)?;
         self.events.push(event);
         Ok(())
     }
 
-    pub(crate) fn into_events(self) -> Vec<FaultEvent> {
-        self.events
+    /// Records one stimulus fired on command.
+    pub(crate) fn fired(&mut self, stimulus: FiredStimulus) -> Result<(), AmpError> {
+        let event = Event::Stimulus(stimulus);
+        self.write(&event)?;
+        let Event::Stimulus(stimulus) = event;
+        self.stimuli.push(stimulus);
+        Ok(())
+    }
+
+    /// The faults and the stimuli, in order.
+    pub(crate) fn into_parts(self) -> (Vec<FaultEvent>, Vec<FiredStimulus>) {
+        (self.events, self.stimuli)
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod content;
 mod faults;
+mod hand;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -14,8 +15,9 @@ use firmware_bridge::{
 };
 use serialport::{SerialPort, TTYPort};
 
-pub use content::{quantise, Content};
-pub use faults::{read_fault_log, FaultEvent, FaultPlan};
+pub use content::{quantise, Content, PATIENT_SECONDS};
+pub use faults::{read_fault_log, read_stimulus_log, FaultEvent, FaultPlan, FiredStimulus};
+pub use hand::{Hand, Placement};
 
 use content::Player;
 use faults::{FaultLog, Rng};
@@ -100,7 +102,16 @@ pub struct AmpConfig {
     /// Told (first sample, sample-frames, instant) right after each data frame was written,
     /// for latency measurements.
     pub on_sent: Option<std::sync::mpsc::Sender<(u64, u64, Instant)>>,
+    /// Whether the amplifier has a stimulator (said in the device information); without one
+    /// it refuses FireStimulus as Unsupported, and an external stimulator's trigger is all
+    /// that marks stimuli.
+    pub stimulator: bool,
+    /// The most the stimulator gives (µA); FireStimulus above it is refused as BadArgument.
+    pub max_intensity_ua: u32,
 }
+
+/// What the stimulator gives when FireStimulus asks for intensity 0 ("device default"), µA.
+pub const DEFAULT_INTENSITY_UA: u32 = 20_000;
 
 impl AmpConfig {
     /// Real-time pace, one frame per millisecond, i24 at 20 nV per count, no faults.
@@ -120,6 +131,8 @@ impl AmpConfig {
             max_frames: None,
             exit_at_end: false,
             on_sent: None,
+            stimulator: true,
+            max_intensity_ua: 100_000,
         }
     }
 }
@@ -133,6 +146,8 @@ pub struct RunSummary {
     pub samples_produced: u64,
     /// Every fault injected, in order.
     pub faults: Vec<FaultEvent>,
+    /// Every stimulus fired on command, in order.
+    pub stimuli: Vec<FiredStimulus>,
     /// Commands answered.
     pub commands: u64,
 }
@@ -208,6 +223,7 @@ pub struct Amp {
     player: Player,
     log: FaultLog,
     rng: Rng,
+    hand: Hand,
 }
 
 impl std::fmt::Debug for Amp {
@@ -235,7 +251,6 @@ struct Stream {
     /// Frame count since the pace clock started, and when it started.
     paced: u64,
     t0: Instant,
-    fire: u32,
     ended: bool,
 }
 
@@ -329,6 +344,7 @@ impl Amp {
         };
         let log = FaultLog::create(cfg.fault_log.as_deref())?;
         let rng = Rng::new(cfg.faults.seed);
+        let hand = Hand::new(player.sites().to_vec());
         Ok(Self {
             cfg,
             port: Some(port),
@@ -337,7 +353,15 @@ impl Amp {
             player,
             log,
             rng,
+            hand,
         })
+    }
+
+    /// The examiner's hand on the simulated patient ([`Content::Patient`]): moves the
+    /// stimulating electrode from any thread while the amplifier runs. For other content it
+    /// refuses every placement.
+    pub fn hand(&self) -> Hand {
+        self.hand.clone()
     }
 
     /// Where the host opens the amplifier: the link if one was asked for, else the
@@ -364,6 +388,7 @@ impl Amp {
             gain: self.cfg.gain,
             volts_per_count: self.cfg.volts_per_count,
             serial,
+            stimulator: self.cfg.stimulator,
         }
     }
 
@@ -448,7 +473,6 @@ impl Amp {
                     st.sample = 0;
                     st.paced = 0;
                     st.t0 = Instant::now();
-                    st.fire = 0;
                     Response::Ack { command: code }
                 }
                 Command::Stop => {
@@ -475,9 +499,39 @@ impl Amp {
                         nack(NackCode::BadArgument, u32::from(count))
                     }
                 }
+                Command::FireStimulus { .. } if !self.cfg.stimulator => {
+                    nack(NackCode::Unsupported, 0)
+                }
+                Command::FireStimulus { intensity_ua, .. }
+                    if intensity_ua > self.cfg.max_intensity_ua =>
+                {
+                    nack(NackCode::BadArgument, intensity_ua)
+                }
                 Command::FireStimulus { .. } if !st.on => nack(NackCode::WrongState, 0),
-                Command::FireStimulus { .. } => {
-                    st.fire += 1;
+                Command::FireStimulus { .. }
+                    if self.player.fired_pending() >= firmware_bridge::MAX_MARKS =>
+                {
+                    nack(NackCode::Busy, 0)
+                }
+                Command::FireStimulus {
+                    pulse_width_us,
+                    intensity_ua,
+                } => {
+                    let intensity_ua = if intensity_ua == 0 {
+                        DEFAULT_INTENSITY_UA
+                    } else {
+                        intensity_ua
+                    };
+                    let at = self.hand.current();
+                    let sample_index = self
+                        .player
+                        .fire(f64::from(intensity_ua) / 1000.0, at.as_ref());
+                    self.log.fired(FiredStimulus {
+                        sample_index,
+                        intensity_ua,
+                        pulse_width_us,
+                        placement: at.map(|s| s.named),
+                    })?;
                     Response::Ack { command: code }
                 }
                 Command::Ping { token } => Response::Pong { token },
@@ -542,7 +596,6 @@ impl Amp {
             sample: 0,
             paced: 0,
             t0: Instant::now(),
-            fire: 0,
             ended: false,
         };
         let mut counts = Vec::new();
@@ -551,6 +604,7 @@ impl Amp {
             frames_sent: 0,
             samples_produced: 0,
             faults: Vec::new(),
+            stimuli: Vec::new(),
             commands: 0,
         };
         let limit = self.cfg.max_frames.unwrap_or(u64::MAX);
@@ -596,9 +650,6 @@ impl Amp {
                 st.on = false;
                 st.ended = true;
                 continue;
-            }
-            while st.fire > 0 && header.marks.push(0) {
-                st.fire -= 1;
             }
             let first = st.sample;
             let sequence = st.sequence;
@@ -741,7 +792,8 @@ impl Amp {
             }
             summary.frames_sent += 1;
         }
-        summary.faults = std::mem::replace(&mut self.log, FaultLog::create(None)?).into_events();
+        (summary.faults, summary.stimuli) =
+            std::mem::replace(&mut self.log, FaultLog::create(None)?).into_parts();
         Ok(summary)
     }
 }

@@ -1,16 +1,18 @@
 //! `ncs-virtual-amp`: a virtual ncs amplifier on a pseudo-terminal.
 //!
 //! The first line on stdout is the path the host opens (the `--link` if given, else the
-//! pseudo-terminal's slave); it is flushed before streaming starts.
+//! pseudo-terminal's slave); it is flushed before streaming starts. With `--patient`, each
+//! line on stdin moves the stimulating electrode (`place median right elbow`, `lift`, or the
+//! same as JSON) and is answered by one JSON line on stdout.
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{bail, Context};
 use clap::Parser;
 use firmware_bridge::SampleFormat;
-use ncs_virtual_amp::{Amp, AmpConfig, Content, FaultPlan};
+use ncs_virtual_amp::{Amp, AmpConfig, Content, FaultPlan, Hand};
 
 /// A virtual ncs amplifier: streams a simulated study or a recorded session in the ncs wire
 /// protocol over a pseudo-terminal, answers commands and injects faults on request.
@@ -26,6 +28,17 @@ struct Args {
     /// Recorded NWB session to stream instead of a simulation.
     #[arg(long)]
     session: Option<PathBuf>,
+    /// Play the scenario as a patient: none of its planned stimuli; each FireStimulus
+    /// stimulates where the electrode is placed (lines on stdin).
+    #[arg(long, conflicts_with = "session")]
+    patient: bool,
+    /// The amplifier has no stimulator: FireStimulus is refused (an external stimulator's
+    /// trigger, the content's own stimuli, marks the data).
+    #[arg(long)]
+    no_stimulator: bool,
+    /// The most the stimulator gives (mA); FireStimulus above it is refused.
+    #[arg(long, default_value_t = 100.0)]
+    max_intensity_ma: f64,
     /// Override the scenario's recording channels.
     #[arg(long)]
     channels: Option<usize>,
@@ -122,7 +135,11 @@ fn main() -> anyhow::Result<()> {
             if args.no_trigger_channel {
                 sc.trigger_channel = false;
             }
-            Content::Study(Box::new(sc))
+            if args.patient {
+                Content::Patient(Box::new(sc))
+            } else {
+                Content::Study(Box::new(sc))
+            }
         }
     };
     if args.session.is_some() && (args.channels.is_some() || args.rate.is_some()) {
@@ -142,6 +159,16 @@ fn main() -> anyhow::Result<()> {
     cfg.max_frames = args.frames;
     cfg.exit_at_end = args.exit_at_end;
     cfg.fault_log = args.fault_log;
+    cfg.stimulator = !args.no_stimulator;
+    if !(args.max_intensity_ma.is_finite() && args.max_intensity_ma >= 0.0) {
+        bail!(
+            "--max-intensity-ma must be a number of mA >= 0, got {}",
+            args.max_intensity_ma
+        );
+    }
+    cfg.max_intensity_ua = (args.max_intensity_ma * 1000.0)
+        .round()
+        .min(f64::from(u32::MAX)) as u32;
     cfg.faults = FaultPlan {
         corrupt_rate: args.corrupt_rate,
         drop_frames: args.drop_frames,
@@ -161,14 +188,45 @@ fn main() -> anyhow::Result<()> {
     writeln!(out, "{}", amp.path().display())?;
     out.flush()?;
     drop(out);
+    if args.patient {
+        let hand = amp.hand();
+        std::thread::Builder::new()
+            .name("placement".into())
+            .spawn(move || follow_stdin(&hand))
+            .context("cannot start the placement thread")?;
+    }
     let stop = AtomicBool::new(false);
     let summary = amp.run(&stop)?;
     eprintln!(
-        "ncs-virtual-amp: {} frames sent, {} samples produced, {} faults, {} commands",
+        "ncs-virtual-amp: {} frames sent, {} samples produced, {} faults, {} stimuli fired, {} commands",
         summary.frames_sent,
         summary.samples_produced,
         summary.faults.len(),
+        summary.stimuli.len(),
         summary.commands
     );
     Ok(())
+}
+
+/// Moves the electrode by each line of stdin and answers each on stdout:
+/// `{"placed":{"nerve":…,"side":…,"site":…}}`, `{"placed":null}` (lifted) or `{"error":…}`
+/// (the electrode stays where it was). Ends at the end of stdin; the amplifier goes on.
+fn follow_stdin(hand: &Hand) {
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let answer = match hand.apply_line(&line) {
+            Ok(p) => serde_json::json!({ "placed": p }),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        };
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "{answer}")
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            break;
+        }
+    }
 }

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use firmware_bridge::{encode_command, Command, Decoder, Frame, Response};
 use ncs_virtual_amp::{read_fault_log, FaultEvent};
 
+mod patient;
+
 fn ask(
     port: &mut dyn serialport::SerialPort,
     dec: &mut Decoder,
