@@ -9,6 +9,7 @@ mod criteria_file;
 mod filters;
 mod fixtures;
 mod examiner;
+mod examiner_amp;
 mod gaps;
 mod interop;
 mod live;
