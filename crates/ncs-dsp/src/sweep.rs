@@ -253,7 +253,7 @@ impl SweepExtractor {
             self.suppression,
             Suppression::Blank | Suppression::BlankAndSubtract
         ) {
-            let e = self.settle(x, sigma_d);
+            let e = self.settle(x, sigma_d, base);
             let (a, b) = (x[s - 1], x[e]);
             let span = (e - (s - 1)) as f64;
             for (k, v) in x[s..e].iter_mut().enumerate() {
@@ -273,13 +273,19 @@ impl SweepExtractor {
     }
 
     /// First index after the stimulus from which |Δx| stays below 4 σ_d for `settle_run`
-    /// samples, bounded by the maximum blanking interval.
-    fn settle(&self, x: &[f64], sigma_d: f64) -> usize {
+    /// samples while the signal is back below half its largest excursion from `base` so far,
+    /// bounded by the maximum blanking interval. The second condition keeps a flat-topped
+    /// artefact (a pulse held for its width, or an amplifier at its rail) from counting as
+    /// settled: its samples barely change while it lasts.
+    fn settle(&self, x: &[f64], sigma_d: f64, base: f64) -> usize {
         let s = self.pre;
         let limit = s + self.blank;
         let mut run = 0;
+        let mut peak = (x[s] - base).abs();
         for i in s + 1..=limit {
-            if (x[i] - x[i - 1]).abs() < 4.0 * sigma_d {
+            let dev = (x[i] - base).abs();
+            peak = peak.max(dev);
+            if (x[i] - x[i - 1]).abs() < 4.0 * sigma_d && dev <= 0.5 * peak {
                 run += 1;
                 if run >= self.settle_run {
                     return i + 1 - run;
