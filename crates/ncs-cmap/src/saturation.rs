@@ -73,6 +73,29 @@ pub fn clipping(x: &[f64], min_run: usize) -> ClipReport {
     report
 }
 
+/// Least and greatest of every `stride`-th sample of `x` from the first, NaN ignored (as
+/// `f64::min`/`max` do). Four independent running extremes, so the loop does not wait on one
+/// comparison chain.
+fn strided_min_max(x: &[f64], stride: usize) -> (f64, f64) {
+    const L: usize = 4;
+    let (mut lo, mut hi) = ([f64::INFINITY; L], [f64::NEG_INFINITY; L]);
+    let mut frames = x.chunks(stride);
+    loop {
+        let group: [Option<&[f64]>; L] = std::array::from_fn(|_| frames.next());
+        for (l, f) in group.iter().enumerate() {
+            if let Some(&v) = f.and_then(|f| f.first()) {
+                lo[l] = if v < lo[l] { v } else { lo[l] };
+                hi[l] = if v > hi[l] { v } else { hi[l] };
+            }
+        }
+        if group[L - 1].is_none() {
+            break;
+        }
+    }
+    let fold = |a: [f64; L], pick: fn(f64, f64) -> f64| a.into_iter().fold(a[0], pick);
+    (fold(lo, f64::min), fold(hi, f64::max))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,11 +165,7 @@ impl ClipTracker {
         let Some(&first) = data.get(offset) else {
             return;
         };
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for &x in data.iter().skip(offset).step_by(stride) {
-            lo = lo.min(x);
-            hi = hi.max(x);
-        }
+        let (lo, hi) = strided_min_max(&data[offset..], stride);
         if hi >= self.max_seen || lo <= self.min_seen || first == self.run_val {
             for &x in data.iter().skip(offset).step_by(stride) {
                 self.push(x);

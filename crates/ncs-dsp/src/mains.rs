@@ -162,12 +162,18 @@ impl MainsAnalyzer {
         let (mut a, mut b) = (refined - df, refined + df);
         let g = 0.618_033_988_749_895;
         let power = |f: f64| fit_harmonics(x, f, nh, self.fs).1;
+        // Each step keeps one inner point (and its power) and evaluates one new one.
+        let (mut c, mut d) = (b - g * (b - a), a + g * (b - a));
+        let (mut pc, mut pd) = (power(c), power(d));
         for _ in 0..40 {
-            let (c, d) = (b - g * (b - a), a + g * (b - a));
-            if power(c) > power(d) {
-                b = d;
+            if pc > pd {
+                (b, d, pd) = (d, c, pc);
+                c = b - g * (b - a);
+                pc = power(c);
             } else {
-                a = c;
+                (a, c, pc) = (c, d, pd);
+                d = a + g * (b - a);
+                pd = power(d);
             }
         }
         let refined = (a + b) / 2.0;
@@ -194,6 +200,29 @@ impl MainsAnalyzer {
     }
 }
 
+/// `Σᵢ e^{iθi}` for `i` in `0..n`, as `(re, im)`: the geometric sum
+/// `(1 − e^{iθn}) / (1 − e^{iθ})`, summed directly where the denominator is too small.
+fn cis_sum(theta: f64, n: usize) -> (f64, f64) {
+    if theta == 0.0 {
+        return (n as f64, 0.0);
+    }
+    let (s1, c1) = theta.sin_cos();
+    let (den_re, den_im) = (1.0 - c1, -s1);
+    let den2 = den_re * den_re + den_im * den_im;
+    if den2 < 1e-12 {
+        return (0..n).fold((0.0, 0.0), |(re, im), i| {
+            let (s, c) = (theta * i as f64).sin_cos();
+            (re + c, im + s)
+        });
+    }
+    let (sn, cn) = (theta * n as f64).sin_cos();
+    let (num_re, num_im) = (1.0 - cn, -sn);
+    (
+        (num_re * den_re + num_im * den_im) / den2,
+        (num_im * den_re - num_re * den_im) / den2,
+    )
+}
+
 /// Joint least-squares fit of `c + Σₕ aₕ cos hωt + bₕ sin hωt` (h = 1..=nh); returns each
 /// harmonic's RMS `√((aₕ² + bₕ²)/2)` and the power the harmonics explain (to be maximised
 /// over `f`). Normal equations, solved by Gaussian elimination with
@@ -202,28 +231,63 @@ fn fit_harmonics(x: &[f64], f: f64, nh: usize, fs: f64) -> (Vec<f64>, f64) {
     let m = 2 * nh + 1;
     let mut ata = vec![0.0; m * m];
     let mut atb = vec![0.0; m];
-    let mut row = vec![0.0; m];
     let w = 2.0 * PI * f / fs;
     // Work on mean-removed data: an electrode offset dwarfs the interference.
     let mean = x.iter().sum::<f64>() / x.len() as f64;
-    for (i, &v) in x.iter().enumerate() {
-        let v = v - mean;
-        row[0] = 1.0;
-        let (s1, c1) = (w * i as f64).sin_cos();
-        let (mut s, mut c) = (s1, c1);
-        for h in 0..nh {
-            row[1 + 2 * h] = c;
-            row[2 + 2 * h] = s;
-            // Angle addition instead of sin_cos per harmonic.
-            let (sn, cn) = (s * c1 + c * s1, c * c1 - s * s1);
-            s = sn;
-            c = cn;
+    // Aᵀx: Σ v·cos hωi and Σ v·sin hωi. Each harmonic's phasor e^{ihωi} is set at the start
+    // of every block of `BLOCK` samples from the exact e^{iωi} there (sin_cos, then its
+    // powers), and rotated by its own e^{ihω} within the block: a few roundings from the exact
+    // value, never a drift, and the harmonics' rotations are independent of each other.
+    const BLOCK: usize = 64;
+    let rot: Vec<(f64, f64)> = (1..=nh).map(|h| (h as f64 * w).sin_cos()).collect();
+    let mut acc = vec![(0.0f64, 0.0f64); nh];
+    let mut z = vec![(0.0f64, 0.0f64); nh];
+    let mut sum_v = 0.0;
+    for (b, block) in x.chunks(BLOCK).enumerate() {
+        let (s0, c0) = (w * (b * BLOCK) as f64).sin_cos();
+        let (mut s, mut c) = (s0, c0);
+        for zh in z.iter_mut() {
+            *zh = (s, c);
+            (s, c) = (s * c0 + c * s0, c * c0 - s * s0);
         }
-        for r in 0..m {
-            atb[r] += row[r] * v;
-            for q in r..m {
-                ata[r * m + q] += row[r] * row[q];
+        for &v in block {
+            let v = v - mean;
+            sum_v += v;
+            for ((a, zh), &(sr, cr)) in acc.iter_mut().zip(z.iter_mut()).zip(&rot) {
+                let (sh, ch) = *zh;
+                a.0 += v * ch;
+                a.1 += v * sh;
+                *zh = (sh * cr + ch * sr, ch * cr - sh * sr);
             }
+        }
+    }
+    atb[0] = sum_v;
+    for (h, a) in acc.iter().enumerate() {
+        atb[1 + 2 * h] = a.0;
+        atb[2 + 2 * h] = a.1;
+    }
+    // AᵀA in closed form: products of harmonics are harmonics of the sum and difference,
+    // cos·cos = ½(cos(h−g) + cos(h+g)) and so on, and Σᵢ e^{ikωi} is a geometric sum.
+    let n = x.len();
+    let sums: Vec<(f64, f64)> = (0..=2 * nh).map(|k| cis_sum(k as f64 * w, n)).collect();
+    let s_at = |k: isize| -> (f64, f64) {
+        let (re, im) = sums[k.unsigned_abs()];
+        (re, if k < 0 { -im } else { im })
+    };
+    ata[0] = n as f64;
+    for h in 1..=nh {
+        let (re, im) = s_at(h as isize);
+        ata[2 * h - 1] = re; // row 0, cos h
+        ata[2 * h] = im; // row 0, sin h
+        for g in h..=nh {
+            let (d_re, d_im) = s_at(h as isize - g as isize);
+            let (p_re, p_im) = s_at((h + g) as isize);
+            let (ch, sh, cg, sg) = (2 * h - 1, 2 * h, 2 * g - 1, 2 * g);
+            ata[ch * m + cg] = 0.5 * (d_re + p_re);
+            ata[sh * m + sg] = 0.5 * (d_re - p_re);
+            // cos hωi · sin gωi = ½(sin (h+g)ωi − sin (h−g)ωi), and the other way round.
+            ata[ch * m + sg] = 0.5 * (p_im - d_im);
+            ata[sh * m + cg] = 0.5 * (p_im + d_im);
         }
     }
     for r in 0..m {
