@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use ncs_block::{CriteriaSet, SegmentVerdict};
+use ncs_block::SegmentVerdict;
 use ncs_runtime::pipeline::{Analyzer, Event, Output};
 use ncs_runtime::recorder::session_meta;
 use ncs_runtime::{
@@ -32,7 +32,8 @@ pub struct LiveOptions {
     /// report) instead of the terminal display.
     #[arg(long)]
     pub json: bool,
-    /// Conduction-block criteria set: efns-pns-2010-mmn, aan-1991-cidp, efns-pns-2010-cidp.
+    /// Conduction-block criteria set: efns-pns-2010-mmn, aan-1991-cidp, efns-pns-2010-cidp, or
+    /// a lab's own table (FILE.toml).
     #[arg(long, default_value = "efns-pns-2010-mmn")]
     pub criteria: String,
     /// Study protocol (TOML): nerves, sites and distances.
@@ -54,13 +55,19 @@ pub struct LiveOptions {
     /// studies record P40Y.
     #[arg(long)]
     pub subject_age: Option<String>,
+    /// Sweep filters (zero-phase).
+    #[command(flatten)]
+    pub filters: crate::analyze::FilterArgs,
 }
 
 /// Arguments of `ncs acquire`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AcquireArgs {
-    /// Where samples come from: `sim` or `sim:SCENARIO` (see `ncs scenarios`), or an amplifier
-    /// speaking the ncs protocol: `serial:PATH` or `serial:usb=VID:PID`.
+    /// Where samples come from: `sim` or `sim:SCENARIO` (see `ncs scenarios`); a serial
+    /// amplifier `serial:PORT[,format=ncs|byb|text][,OPTION=VALUE...]` (PORT a path or
+    /// `usb=VID:PID`; the ncs protocol by default); an audio interface
+    /// `audio[:NAME][,rate=HZ][,channels=N][,trigger=CH][,volts_full_scale=V]` (see the
+    /// README; `ncs devices` lists serial ports and audio inputs).
     #[arg(long, default_value = "sim:mmn")]
     pub source: String,
     /// Record the session (NWB) to this file.
@@ -214,6 +221,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         post_ms: 100.0,
         seconds: None,
         subject_age: None,
+        filters: Default::default(),
     };
     if !args.json {
         eprintln!(
@@ -261,7 +269,7 @@ pub fn pipeline_config(pace: Pace, opts: &LiveOptions) -> PipelineConfig {
         processor: ProcessorConfig {
             pre_ms: opts.pre_ms,
             post_ms: opts.post_ms,
-            ..ProcessorConfig::default()
+            ..opts.filters.apply(ProcessorConfig::default())
         },
         // A paced source is a live amplifier: it cannot wait, so a full ring is recorded
         // loss. A source at maximum speed can be paused instead.
@@ -284,7 +292,7 @@ fn run_live<S: Source + 'static>(
 ) -> anyhow::Result<()> {
     let info = source.info().clone();
     let tags = source.tags().to_vec();
-    let criteria = CriteriaSet::by_name(&opts.criteria)?;
+    let criteria = crate::analyze::load_criteria(&opts.criteria)?;
     let (study, exam) = match plan {
         Some(Planned::Exam(e)) => (Some(e.study.clone()), Some(*e)),
         Some(Planned::Study(s)) => (s, None),
@@ -312,12 +320,14 @@ fn run_live<S: Source + 'static>(
             let mut writer = ncs_io::SessionWriter::create(path, &meta)
                 .with_context(|| format!("cannot create the session {}", path.display()))?;
             // What produced the numbers, so the session explains itself.
+            let pc = pipeline_config(pace, opts).processor;
             let config = serde_json::json!({
                 "criteria": opts.criteria,
-                "pre_ms": opts.pre_ms,
-                "post_ms": opts.post_ms,
-                "motor": ProcessorConfig::default().motor,
-                "sensory": ProcessorConfig::default().sensory,
+                "pre_ms": pc.pre_ms,
+                "post_ms": pc.post_ms,
+                "filters": crate::analyze::filters_json(&pc, &info),
+                "motor": pc.motor,
+                "sensory": pc.sensory,
             });
             writer.set_text("pipeline_config", &config.to_string())?;
             match (&exam, &opts.protocol) {

@@ -616,6 +616,12 @@ impl Exam {
         };
         if step == self.current {
             self.awaiting = None;
+            // The rate counts from the instant the stimulus was given (the amplifier fires when
+            // the command reaches it, a little after it was asked for).
+            self.last_fire = Some(
+                self.last_fire
+                    .map_or(m.stimulus_time_s, |l| l.max(m.stimulus_time_s)),
+            );
         }
         self.measured.push(Measured {
             seq: m.seq,
