@@ -83,7 +83,7 @@ def main():
         print(f"{label:36s}: {r:8.1f} Msamples/s  ratio to scipy {r / scipy_ms:5.1f}x")
     print(f"max |y_rust - y_scipy| = {err:.2e}")
     ratio = res["msamples_per_s_f64"] / scipy_ms
-    build = "target-cpu=native" if a.native else "portable x86-64 build"
+    build = "target-cpu=native" if a.native else "portable x86-64"
     print(f"RATIO (ncs-dsp f64 / scipy) = {ratio:.1f}x  (target >= 5x; {build} build)")
     print(f"{'PASS' if ratio >= 5 else 'FAIL'} filter throughput, 8 channels, 4-section band-pass + notch: "
           f"{ratio:.1f}x scipy.signal.sosfilt (target >= 5x, {build})")

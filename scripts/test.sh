@@ -14,3 +14,7 @@ echo "== firmware-bridge without std"
 cargo build -p firmware-bridge --no-default-features --locked
 echo "== cargo test"
 cargo test --workspace --locked
+# The criterion benches once each on tiny inputs (debug build): they keep compiling and their
+# checks hold (about 45 s more, mostly building criterion; `benches/run.sh` gives the figures).
+echo "== cargo test --benches"
+cargo test --workspace --benches --locked
