@@ -84,6 +84,21 @@ impl Live {
     }
 }
 
+/// The segment `from` → `to` of a report (not a long segment over intermediate sites).
+pub fn segment(report: &serde_json::Value, from: &str, to: &str) -> serde_json::Value {
+    report["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["from_site"] == from
+                && s["to_site"] == to
+                && s["spans"].as_array().is_none_or(|a| a.is_empty())
+        })
+        .unwrap_or_else(|| panic!("no segment {from} → {to}: {report}"))
+        .clone()
+}
+
 pub fn exam_event(v: &serde_json::Value, event: &str) -> bool {
     v["type"] == "exam" && v["event"] == event
 }
@@ -257,23 +272,10 @@ fn scripted_examiner_on_the_control_socket() {
         "rejected sweep at {rejected_t} s still reported"
     );
     // The simulator's truth (clinical.md §3): a forearm block, none above the elbow.
-    let seg = |from: &str, to: &str| {
-        report["segments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| {
-                s["from_site"] == from
-                    && s["to_site"] == to
-                    && s["spans"].as_array().is_none_or(|a| a.is_empty())
-            })
-            .unwrap_or_else(|| panic!("no segment {from} → {to}: {report}"))
-            .clone()
-    };
-    let forearm = seg("wrist", "elbow");
+    let forearm = segment(report, "wrist", "elbow");
     assert_eq!(forearm["block"], "definite", "{forearm}");
     assert_eq!(forearm["distance_mm"], 220.0, "{forearm}");
-    assert_eq!(seg("elbow", "upper_arm")["block"], "none");
+    assert_eq!(segment(report, "elbow", "upper_arm")["block"], "none");
 
     // The session: stimuli with sites and the measured distance, the rejection, the actions.
     let t = session_tables(&file);

@@ -19,7 +19,7 @@ use ncs_block::names::canonical_site;
 use ncs_virtual_amp::{Amp, AmpConfig, Content, FiredStimulus, Hand, Placement, RunSummary};
 
 use crate::common::*;
-use crate::examiner::{connect, exam_event, protocol_file, send, session_tables, Live};
+use crate::examiner::{connect, exam_event, protocol_file, segment, send, session_tables, Live};
 
 /// Sample rate of the worked example (Hz).
 const FS: f64 = 20_000.0;
@@ -86,21 +86,6 @@ fn last<'a>(lines: &'a [serde_json::Value], kind: &str) -> &'a serde_json::Value
         .rev()
         .find(|v| v["type"] == kind)
         .unwrap_or_else(|| panic!("no {kind} line"))
-}
-
-/// The segment `from` → `to` of a report (not a span over intermediate sites).
-fn segment(report: &serde_json::Value, from: &str, to: &str) -> serde_json::Value {
-    report["segments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| {
-            s["from_site"] == from
-                && s["to_site"] == to
-                && s["spans"].as_array().is_none_or(|a| a.is_empty())
-        })
-        .unwrap_or_else(|| panic!("no segment {from} → {to}: {report}"))
-        .clone()
 }
 
 /// The distance to the recording electrode of each site, the elbow's as measured.

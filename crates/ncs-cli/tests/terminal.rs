@@ -6,7 +6,7 @@
 //! is given back as it was. tmux comes from `scripts/setup.sh --python`.
 
 use crate::common::*;
-use crate::examiner::{protocol_file, session_tables};
+use crate::examiner::{protocol_file, segment, session_tables};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -350,23 +350,10 @@ fn examiner_keystrokes_in_a_real_terminal() {
             .all(|r| !close(r["stimulus_time_s"].as_f64())),
         "rejected sweep at {rejected_t} s still measured"
     );
-    let seg = |from: &str, to: &str| {
-        report["segments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| {
-                s["from_site"] == from
-                    && s["to_site"] == to
-                    && s["spans"].as_array().is_none_or(|a| a.is_empty())
-            })
-            .unwrap_or_else(|| panic!("no segment {from} → {to}: {report}"))
-            .clone()
-    };
-    let forearm = seg("wrist", "elbow");
+    let forearm = segment(&report, "wrist", "elbow");
     assert_eq!(forearm["block"], "definite", "{forearm}");
     assert_eq!(forearm["distance_mm"], 220.0, "{forearm}");
-    assert_eq!(seg("elbow", "upper_arm")["block"], "none");
+    assert_eq!(segment(&report, "elbow", "upper_arm")["block"], "none");
 
     let t = session_tables(&file);
     assert_eq!(t["validate"], serde_json::json!([]), "{t}");
