@@ -523,7 +523,11 @@ fn mains_rows(head: &[Vec<f64>], fs: f64) -> Vec<MainsRow> {
 /// `ncs_block::CriteriaSet::to_toml_string`).
 pub fn load_criteria(spec: &str) -> anyhow::Result<CriteriaSet> {
     let path = Path::new(spec);
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml")) || path.is_file() {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+        || path.is_file()
+    {
         let text = read_text(path, "criteria")?;
         return CriteriaSet::from_toml_str(&text)
             .with_context(|| format!("criteria table {} is not valid", path.display()));
@@ -574,7 +578,10 @@ fn place_found_stimuli(prepared: &mut Prepared, study: &Study) -> anyhow::Result
     prepared.marks = runs
         .iter()
         .enumerate()
-        .flat_map(|(k, r)| r.iter().map(move |&at| StimulusMark::new(at, Some(k as u32))))
+        .flat_map(|(k, r)| {
+            r.iter()
+                .map(move |&at| StimulusMark::new(at, Some(k as u32)))
+        })
         .collect();
     prepared.config.detection = Detection::Marks;
     prepared.assumptions.push(format!(

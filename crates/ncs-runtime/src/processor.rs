@@ -608,7 +608,10 @@ impl Processor {
         let (mut at, mut rest) = ((start % self.cap as u64) as usize, data);
         while !rest.is_empty() {
             let (run, next) = rest.split_at((self.cap - at).min(rest.len() / ch) * ch);
-            for (h, &x) in self.history[at * ch..at * ch + run.len()].iter_mut().zip(run) {
+            for (h, &x) in self.history[at * ch..at * ch + run.len()]
+                .iter_mut()
+                .zip(run)
+            {
                 *h = f64::from(x);
             }
             (at, rest) = (0, next);
