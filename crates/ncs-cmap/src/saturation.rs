@@ -79,18 +79,20 @@ pub fn clipping(x: &[f64], min_run: usize) -> ClipReport {
 fn strided_min_max(x: &[f64], stride: usize) -> (f64, f64) {
     const L: usize = 4;
     let (mut lo, mut hi) = ([f64::INFINITY; L], [f64::NEG_INFINITY; L]);
-    let mut frames = x.chunks(stride);
-    loop {
-        let group: [Option<&[f64]>; L] = std::array::from_fn(|_| frames.next());
-        for (l, f) in group.iter().enumerate() {
-            if let Some(&v) = f.and_then(|f| f.first()) {
-                lo[l] = if v < lo[l] { v } else { lo[l] };
-                hi[l] = if v > hi[l] { v } else { hi[l] };
-            }
+    let n = x.len().div_ceil(stride);
+    let mut k = 0;
+    while k + L <= n {
+        for l in 0..L {
+            let v = x[(k + l) * stride];
+            lo[l] = if v < lo[l] { v } else { lo[l] };
+            hi[l] = if v > hi[l] { v } else { hi[l] };
         }
-        if group[L - 1].is_none() {
-            break;
-        }
+        k += L;
+    }
+    for (l, i) in (k..n).enumerate() {
+        let v = x[i * stride];
+        lo[l] = if v < lo[l] { v } else { lo[l] };
+        hi[l] = if v > hi[l] { v } else { hi[l] };
     }
     let fold = |a: [f64; L], pick: fn(f64, f64) -> f64| a.into_iter().fold(a[0], pick);
     (fold(lo, f64::min), fold(hi, f64::max))
