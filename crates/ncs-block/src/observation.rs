@@ -32,6 +32,14 @@ pub struct Observation {
     pub intensity_ma: Option<f64>,
     /// The measured response.
     pub response: Response,
+    /// Sweeps averaged into the response: 1 for a single sweep; a sensory response is measured
+    /// on the running average of the sweeps given at its site and intensity so far.
+    #[serde(default = "one")]
+    pub averaged_sweeps: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// An observation that cannot be used.

@@ -6,7 +6,10 @@
 //! 2. Every other sweep has a size: its negative-peak area when every present sweep of the
 //!    site has one, else its negative-peak amplitude; a sweep without a response has size 0.
 //! 3. Sweeps at the same intensity (to 1 µA) form one step whose size is the median of its
-//!    sweeps' sizes. Steps are ordered by intensity. When any sweep lacks an intensity, the
+//!    sweeps' sizes — or, when they are running averages (sensory responses, each measured on
+//!    the average of the step's sweeps so far), the size of the fullest average (over the most
+//!    sweeps; the latest of equals), of which the earlier ones are parts. Steps are ordered by
+//!    intensity. When any sweep lacks an intensity, the
 //!    intensities cannot be trusted to order the steps and every sweep is its own step in
 //!    arrival order (operators raise the intensity as they go).
 //! 4. The response has plateaued when there are at least two steps and the last step grew
@@ -156,7 +159,10 @@ pub fn select(sweeps: &[(usize, &Observation)], plateau_growth: f64) -> Selectio
     sel.steps = steps.len();
     let sizes: Vec<f64> = steps
         .iter()
-        .map(|(_, v)| median(&mut v.iter().map(|(_, o)| size(o)).collect::<Vec<_>>()))
+        .map(|(_, v)| match fullest(v) {
+            Some((_, o)) => size(o),
+            None => median(&mut v.iter().map(|(_, o)| size(o)).collect::<Vec<_>>()),
+        })
         .collect();
 
     let mut best = 0;
@@ -175,6 +181,9 @@ pub fn select(sweeps: &[(usize, &Observation)], plateau_growth: f64) -> Selectio
             pick = (i, o);
             pick_d = d;
         }
+    }
+    if let Some(f) = fullest(members) {
+        pick = f;
     }
     sel.selected = Some(pick.0);
     sel.present = pick.1.response.present && best_size > 0.0;
@@ -223,6 +232,17 @@ pub fn select(sweeps: &[(usize, &Observation)], plateau_growth: f64) -> Selectio
         );
     }
     sel
+}
+
+/// The fullest average of a step whose responses are running averages (module docs, rule 3).
+fn fullest<'a>(step: &[(usize, &'a Observation)]) -> Option<(usize, &'a Observation)> {
+    if step.iter().all(|(_, o)| o.averaged_sweeps <= 1) {
+        return None;
+    }
+    step.iter().copied().max_by(|a, b| {
+        (a.1.averaged_sweeps.cmp(&b.1.averaged_sweeps))
+            .then(a.1.stimulus_time_s.total_cmp(&b.1.stimulus_time_s))
+    })
 }
 
 fn growth_pct(prev: f64, last: f64) -> f64 {

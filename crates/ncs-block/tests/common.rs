@@ -56,6 +56,7 @@ pub fn obs(
         channel,
         intensity_ma,
         response,
+        averaged_sweeps: 1,
     }
 }
 

@@ -107,6 +107,7 @@ pub fn observation(m: &Measurement, tag: Option<&StimulusTag>) -> Option<Observa
         channel: m.channel,
         intensity_ma: m.intensity_ma.or(t.intensity_ma).filter(|i| i.is_finite()),
         response: m.response,
+        averaged_sweeps: m.averaged_sweeps.max(1),
     })
 }
 

@@ -3,6 +3,9 @@
 use crate::numeric::{gaussian_kernel, normal_quantile};
 use crate::Error;
 
+/// Highest mains harmonic [`MeasureConfig::mains_harmonics`] may ask for.
+pub const MAX_MAINS_HARMONICS: usize = 5;
+
 /// Which way the first phase of the response goes at the active electrode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -54,6 +57,13 @@ pub struct MeasureConfig {
     pub baseline_guard_ms: f64,
     /// Mains model for the baseline.
     pub mains: MainsModel,
+    /// Highest mains harmonic removed (1 = the fundamental alone). Mains interference is rarely
+    /// a pure sinusoid (rectifier loads add odd harmonics, 150 and 250 Hz at 50 Hz mains), and a
+    /// stimulator at a whole-number rate is phase-locked to it, so averaging does not remove
+    /// it: harmonics left in a microvolt SNAP's baseline would set the detection threshold.
+    /// They are fitted once the fundamental is found and removed when they explain a material
+    /// part of the residual (see `measure.rs`, step 9).
+    pub mains_harmonics: usize,
     /// Amplifier rails (±volts at the input) when known; otherwise clipping is recognised as
     /// flat runs at the sweep's extremes.
     pub rails_volts: Option<f64>,
@@ -73,6 +83,7 @@ impl Default for MeasureConfig {
             min_phase_ms: 0.3,
             baseline_guard_ms: 0.2,
             mains: MainsModel::Auto,
+            mains_harmonics: 5,
             rails_volts: None,
             max_artefact_ms: 1.0,
         }
@@ -140,6 +151,13 @@ impl MeasureConfig {
         }
         if let Some(r) = self.rails_volts {
             positive("rails_volts", r)?;
+        }
+        if !(1..=MAX_MAINS_HARMONICS).contains(&self.mains_harmonics) {
+            return Err(Error::Config {
+                name: "mains_harmonics",
+                rule: "must lie in 1..=5",
+                value: self.mains_harmonics as f64,
+            });
         }
         Ok(Measurer {
             config: self.clone(),

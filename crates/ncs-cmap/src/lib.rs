@@ -10,7 +10,7 @@ mod sensory;
 mod sweep;
 mod types;
 
-pub use config::{MainsModel, MeasureConfig, Measurer, Polarity};
+pub use config::{MainsModel, MeasureConfig, Measurer, Polarity, MAX_MAINS_HARMONICS};
 pub use error::Error;
 pub use measure::{Detail, Markers, Scratch};
 pub use sensory::Averager;

@@ -35,7 +35,7 @@
 //!    than extrapolations, and steps 2–7 run again (twice at most). A "response" that was only
 //!    a mains half-wave or drift disappears in this second look.
 
-use crate::baseline::{fit_baseline, Allow, Baseline, ColumnCache};
+use crate::baseline::{fit_baseline, fit_harmonics, Allow, Baseline, ColumnCache};
 use crate::config::{MainsModel, Measurer, Polarity};
 use crate::numeric::{argmax, crossing, integrate, parabola_extremum, smooth_range, std_dev};
 use crate::{Flag, Flags, Measures, Response, SweepView};
@@ -70,6 +70,8 @@ pub struct Scratch {
     v_alt: Vec<f64>,
     /// Baseline regressor columns, kept across sweeps for the last few settings.
     cols: ColumnCache,
+    /// The sweep with the mains harmonics removed (step 9).
+    xc: Vec<f64>,
 }
 
 impl Scratch {
@@ -78,7 +80,10 @@ impl Scratch {
         std::mem::swap(&mut self.v, &mut self.v_alt);
     }
 
-    pub(crate) fn v_ref(&self) -> &[f64] {
+    /// The smoothed, baseline-corrected signal of the last measured sweep (mV, response
+    /// direction up).
+    #[cfg(test)]
+    pub(crate) fn smoothed(&self) -> &[f64] {
         &self.v
     }
 
@@ -93,6 +98,7 @@ impl Scratch {
             u_alt: Vec::with_capacity(samples),
             v_alt: Vec::with_capacity(samples),
             cols: ColumnCache::default(),
+            xc: Vec::with_capacity(samples),
         }
     }
 }
@@ -134,6 +140,8 @@ pub struct Detail {
     pub mains_hz: Option<f64>,
     /// Peak amplitude of the modelled mains (mV).
     pub mains_mv: f64,
+    /// Peak amplitude of the mains harmonics removed (mV; 0 when none were).
+    pub mains_harmonics_mv: f64,
 }
 
 /// The markers and amplitudes found by one pass over `u`/`v`.
@@ -186,6 +194,7 @@ impl Measurer {
             &mut scratch.sx,
             &mut scratch.u_alt,
             &mut scratch.v_alt,
+            &mut scratch.xc,
         ] {
             buf.reserve(samples.saturating_sub(buf.len()));
         }
@@ -194,6 +203,34 @@ impl Measurer {
     /// As [`Measurer::measure`], with the markers and statistics behind the result.
     pub fn measure_detailed(&self, sweep: &SweepView<'_>, scratch: &mut Scratch) -> Detail {
         let x = sweep.samples();
+        let (detail, model, quiet) = self.measure_signal(sweep, x, scratch);
+        if self.config.mains_harmonics < 2 {
+            return detail;
+        }
+        // Step 9: mains harmonics, fitted to what the kept model leaves on the quiet samples.
+        let mut xc = std::mem::take(&mut scratch.xc);
+        let cleaned = self.remove_harmonics(sweep, &detail, model, quiet, scratch, &mut xc);
+        let out = match cleaned {
+            Some(harmonics_mv) => {
+                let (mut again, _, _) = self.measure_signal(sweep, &xc, scratch);
+                again.mains_harmonics_mv = harmonics_mv;
+                again
+            }
+            None => detail,
+        };
+        scratch.xc = xc;
+        out
+    }
+
+    /// Steps 1–8 on `x`, which is the sweep's samples or those samples with the mains harmonics
+    /// removed (saturation is always judged on the samples as recorded). Returns the result,
+    /// the baseline model kept, and the samples that model takes as quiet.
+    fn measure_signal(
+        &self,
+        sweep: &SweepView<'_>,
+        x: &[f64],
+        scratch: &mut Scratch,
+    ) -> (Detail, Baseline, Quiet) {
         let fs = sweep.sample_rate_hz();
         let s = sweep.stimulus_index();
         let n = x.len();
@@ -271,27 +308,37 @@ impl Measurer {
                     scratch.swap_residuals();
                 }
             }
+        } else {
+            // Nothing stood above the noise of the pre-stimulus model, but that model may hold
+            // no mains term at all: a baseline shorter than a mains period cannot show one, and
+            // the mains then counts as noise and lifts the threshold. Fitted over the whole
+            // sweep, the model has the mains; a response standing above its noise is searched
+            // for again, and when found it is measured from the quiet samples around it (step
+            // 8), so that the response it absorbed in part leaves no trace.
+            let h0 = fit_baseline(
+                x,
+                &[(0, b_end), (artefact_end, n)],
+                fs,
+                full,
+                scratch.cols.active(),
+            );
+            if (h0.mains_hz.is_some() && model.mains_hz.is_none()) || h0.tail_tau_ms.is_some() {
+                scratch.swap_residuals();
+                let again = self.pass(x, fs, &h0, s, b_end, search_start, scratch, false);
+                if again.found.is_some() {
+                    model = h0;
+                    pass = again;
+                } else {
+                    scratch.swap_residuals();
+                }
+            }
         }
         // Refit the baseline over the quiet samples around the response (step 8), twice at
         // most: the second refit uses the response's extent as found after the first.
         let mut last_ranges = [(0usize, 0usize); 3];
         for _ in 0..2 {
             let Some(f) = pass.found else { break };
-            // Quiet samples: the baseline, the window between the artefact and 1 ms before the
-            // onset, and from 1 ms after the response's end (or, when no end was found, after
-            // its negative phase) to the end of the sweep.
-            let min_len = (ms(1.0) as usize).max(8);
-            let before = (artefact_end, (f.onset - ms(1.0)).floor().max(0.0) as usize);
-            let after_from =
-                f.end.or(f.neg_end).unwrap_or(f.peak).ceil() as usize + ms(1.0) as usize;
-            let mut ranges = [(0, b_end), (0, 0), (0, 0)];
-            let mut k = 1;
-            for (a, b) in [before, (after_from, n)] {
-                if b > a + min_len {
-                    ranges[k] = (a, b);
-                    k += 1;
-                }
-            }
+            let Quiet { ranges, count: k } = quiet_around(&f, artefact_end, b_end, n, fs);
             if k == 1 {
                 break;
             }
@@ -329,7 +376,7 @@ impl Measurer {
         model.residual_into(x, self.sign(), 1e3, scratch.cols.active(), &mut scratch.u);
         let to_ms = 1e3 / fs;
         let mut flags = Flags::empty();
-        if self.saturated(x, artefact_end, fs) {
+        if self.saturated(sweep.samples(), artefact_end, fs) {
             flags.insert(Flag::Saturated);
         }
         let sigma_raw_mv = model.sigma * 1e3;
@@ -389,7 +436,14 @@ impl Measurer {
                 }
             }
         }
-        Detail {
+        let quiet = match pass.found {
+            Some(f) => quiet_around(&f, artefact_end, b_end, n, fs),
+            None => Quiet {
+                ranges: [(0, b_end), (artefact_end, n), (0, 0)],
+                count: 2,
+            },
+        };
+        let detail = Detail {
             response,
             markers,
             search_start: pass.search_start,
@@ -399,7 +453,9 @@ impl Measurer {
             smoothed_noise_mv: pass.sigma_w,
             mains_hz: model.mains_hz,
             mains_mv: model.mains_amplitude() * 1e3,
-        }
+            mains_harmonics_mv: 0.0,
+        };
+        (detail, model, quiet)
     }
 
     fn sign(&self) -> f64 {
@@ -614,6 +670,126 @@ impl Measurer {
             dip,
         });
         out
+    }
+}
+
+/// Samples a baseline model takes as quiet: up to three ranges, the first `count` used.
+#[derive(Debug, Clone, Copy)]
+struct Quiet {
+    ranges: [(usize, usize); 3],
+    count: usize,
+}
+
+impl Quiet {
+    fn ranges(&self) -> &[(usize, usize)] {
+        &self.ranges[..self.count]
+    }
+}
+
+/// The quiet samples around a found response (step 8): the baseline; the window between the
+/// artefact and the onset, less a guard as long as the response's rise (0.2–1 ms: a slow foot
+/// is not quiet, and a sensory response close to the artefact leaves little else to pin the
+/// artefact's tail down); and from 1 ms after the response's end (or, when no end was found,
+/// after its negative phase) to the end of the sweep. Ranges under 0.25 ms (before the onset)
+/// or 1 ms (after the response) are left out.
+fn quiet_around(f: &Found, artefact_end: usize, b_end: usize, n: usize, fs: f64) -> Quiet {
+    let ms = |v: f64| v * 1e-3 * fs;
+    let guard = (f.peak - f.onset).clamp(ms(0.2), ms(1.0));
+    let before = (artefact_end, (f.onset - guard).floor().max(0.0) as usize);
+    let after_from = f.end.or(f.neg_end).unwrap_or(f.peak).ceil() as usize + ms(1.0) as usize;
+    let mut quiet = Quiet {
+        ranges: [(0, b_end), (0, 0), (0, 0)],
+        count: 1,
+    };
+    let min_before = (ms(0.25) as usize).max(8);
+    let min_after = (ms(1.0) as usize).max(8);
+    for ((a, b), min_len) in [(before, min_before), ((after_from, n), min_after)] {
+        if b > a + min_len {
+            quiet.ranges[quiet.count] = (a, b);
+            quiet.count += 1;
+        }
+    }
+    quiet
+}
+
+/// Share of the residual's sum of squares the mains harmonics must explain to be removed
+/// (step 9): less changes the noise estimate, and so the threshold, by under 10 %.
+const HARMONICS_MIN_SHARE: f64 = 0.2;
+
+impl Measurer {
+    /// Step 9: fits mains harmonics 2..=`mains_harmonics` of the fundamental found, to what the
+    /// kept model (or, without a response, the model of the whole sweep as quiet) leaves on the
+    /// quiet samples, and writes the sweep without them into `xc` when they explain at least
+    /// [`HARMONICS_MIN_SHARE`] of it. Returns their amplitude (mV) when they do.
+    fn remove_harmonics(
+        &self,
+        sweep: &SweepView<'_>,
+        detail: &Detail,
+        model: Baseline,
+        quiet: Quiet,
+        scratch: &mut Scratch,
+        xc: &mut Vec<f64>,
+    ) -> Option<f64> {
+        let (x, fs) = (sweep.samples(), sweep.sample_rate_hz());
+        let b_end = quiet.ranges[0].1;
+        // White noise has a first-difference variance of 2σ², and mains harmonics hardly change
+        // from one sample to the next: a residual no larger than that holds nothing to remove.
+        // (A cheap test that spares the fit on most sweeps; coloured noise passes it and is then
+        // judged by the fit itself.)
+        let diffs = b_end.saturating_sub(1).max(1) as f64;
+        let sd2 = x[..b_end]
+            .windows(2)
+            .map(|w| (w[1] - w[0]) * (w[1] - w[0]))
+            .sum::<f64>()
+            / (2.0 * diffs);
+        let candidates: &[f64] = match self.config.mains {
+            MainsModel::Off => return None,
+            MainsModel::Auto => &[50.0, 60.0],
+            MainsModel::Hz(ref f) => std::slice::from_ref(f),
+        };
+        if model.sigma * model.sigma <= 1.2 * sd2 {
+            return None;
+        }
+        let present = detail.response.present;
+        if let Some(a) = detail.response.measures.negative_peak_amplitude_mv {
+            // Harmonics hold at most the residual's variance beyond the white noise; their
+            // amplitude is then at most √2 times its root. Below a quarter of the 2 % onset level
+            // they move no marker by a material amount: not worth a second measurement.
+            let bound_mv = (2.0 * (model.sigma * model.sigma - sd2)).sqrt() * 1e3;
+            if bound_mv < 0.005 * a {
+                return None;
+            }
+        }
+        // Without a response, the model kept was fitted before the stimulus only, where a 20 ms
+        // baseline may not even hold one mains period: the whole sweep is the quiet sample.
+        let model = if present {
+            model
+        } else {
+            let allow = Allow {
+                mains: candidates,
+                drift: true,
+                tail_start: Some(detail.artefact_end),
+            };
+            fit_baseline(x, quiet.ranges(), fs, allow, scratch.cols.active())
+        };
+        let omega = model.mains_omega()?;
+        let r = if present {
+            &scratch.u
+        } else {
+            model.residual_into(x, 1.0, 1.0, scratch.cols.active(), &mut scratch.u_alt);
+            &scratch.u_alt
+        };
+        // `u` is in mV with the response's sign; `u_alt` in volts as recorded.
+        let k = if present { self.sign() * 1e3 } else { 1.0 };
+        let h = fit_harmonics(
+            r,
+            quiet.ranges(),
+            omega,
+            self.config.mains_harmonics,
+            HARMONICS_MIN_SHARE,
+        )?;
+        h.subtract_into(x, 1.0 / k, xc);
+        Some(h.amplitude() / k.abs() * 1e3)
     }
 }
 

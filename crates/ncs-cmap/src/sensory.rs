@@ -1,9 +1,9 @@
 //! Sensory responses (SNAPs): averaging over sweeps and the sensory measures.
 //!
 //! SNAPs are 5–50 µV, often below the single-sweep noise, so sweeps are averaged (noise falls
-//! with √N). A SNAP is usually triphasic (positive–negative–positive); its onset is the first
-//! departure from baseline, which is the start of the initial positive phase when there is one.
-//! Reported: onset latency, negative-peak latency, negative-peak amplitude and peak-to-peak
+//! with √N). A SNAP is often triphasic (positive–negative–positive); its onset is where the
+//! negative phase leaves baseline (2 % of its peak, `clinical.md` §1), the initial positive
+//! phase being flagged rather than counted. Reported: onset latency, negative-peak latency, negative-peak amplitude and peak-to-peak
 //! amplitude (negative peak → following positive peak). Area and durations are left out: they
 //! are not used clinically for SNAPs.
 
@@ -94,60 +94,18 @@ impl Averager {
 
 impl Measurer {
     /// Measures a sensory response (usually on an averaged sweep). Never fails.
+    ///
+    /// The markers are those of a motor response (`measure.rs`): the onset where the negative
+    /// phase is 2 % of its peak beyond baseline, as `clinical.md` §1 defines it for every
+    /// response, so that sensory conduction velocities follow one definition whatever the
+    /// waveform. An initial positive phase is not taken into the onset; it is flagged
+    /// ([`crate::Flag::InitialPositiveDip`]).
     pub fn measure_sensory(&self, sweep: &SweepView<'_>, scratch: &mut Scratch) -> Response {
-        let detail = self.measure_detailed(sweep, scratch);
-        let mut response = detail.response;
-        let Some(m) = detail.markers else {
-            return response;
-        };
-        let fs = sweep.sample_rate_hz();
-        let s = sweep.stimulus_index() as f64;
-        let v = scratch.smoothed();
-        let a = response.measures.negative_peak_amplitude_mv.unwrap_or(0.0);
-        let sigma_w = detail.smoothed_noise_mv;
-        let level = (0.05 * a).max(2.0 * sigma_w).min(0.5 * a);
-        // Walk back from the negative peak through any initial positive phase until the signal
-        // has stayed within `level` of baseline for 0.2 ms (the crossing between the positive and the
-        // negative phase is far shorter).
-        let quiet = ((2e-4 * fs).round() as usize).max(2);
-        let start = detail.search_start;
-        let mut i = m.negative_peak.floor() as usize;
-        let mut run = 0;
-        let mut onset = start as f64;
-        while i > start {
-            if v[i].abs() <= level {
-                run += 1;
-                if run >= quiet {
-                    onset = (i + run) as f64 - 1.0;
-                    // Interpolate the departure between the last quiet and the first active sample.
-                    let j = i + run - 1;
-                    if j + 1 < v.len() {
-                        let (p, q) = (v[j].abs(), v[j + 1].abs());
-                        if q > p {
-                            onset = j as f64 + ((level - p) / (q - p)).clamp(0.0, 1.0);
-                        }
-                    }
-                    break;
-                }
-            } else {
-                run = 0;
-            }
-            i -= 1;
-        }
-        let to_ms = 1e3 / fs;
+        let mut response = self.measure_detailed(sweep, scratch).response;
         let meas = &mut response.measures;
-        meas.onset_latency_ms = Some((onset - s) * to_ms);
         meas.negative_peak_area_mv_ms = None;
         meas.negative_peak_duration_ms = None;
         meas.total_duration_ms = None;
         response
-    }
-}
-
-impl Scratch {
-    /// The smoothed, baseline-corrected signal of the last measured sweep (mV, response
-    /// direction up).
-    pub(crate) fn smoothed(&self) -> &[f64] {
-        self.v_ref()
     }
 }

@@ -646,6 +646,7 @@ impl Exam {
                 channel: m.channel,
                 intensity_ma: m.intensity_ma,
                 response: m.response,
+                averaged_sweeps: m.averaged_sweeps.max(1),
             },
         });
         self.reevaluate(step, t, out);

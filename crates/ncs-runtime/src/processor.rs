@@ -163,7 +163,8 @@ pub struct Measurement {
     pub intensity_ma: Option<f64>,
     /// Channel measured.
     pub channel: usize,
-    /// Motor or sensory (sensory responses are measured on the running average of their site).
+    /// Motor or sensory (sensory responses are measured on the running average of their site at
+    /// their intensity).
     pub modality: Modality,
     /// The result.
     pub response: Response,
@@ -307,6 +308,8 @@ pub struct Processor {
     averagers: Vec<Averager>,
     /// Per average: the order of the last sweep added.
     averaged_last: Vec<Option<u64>>,
+    /// Per average: the intensity (µA) of the sweeps in it, once it holds any.
+    averaged_intensity: Vec<Option<Option<u32>>>,
     trigger: Option<(TriggerDetector, TriggerState, usize)>,
     artefact: Option<(ArtefactDetector, ArtefactState, usize)>,
     channel_buf: Vec<f64>,
@@ -424,7 +427,8 @@ impl Processor {
             })
         };
         let mut tag_info = Vec::with_capacity(tags.len());
-        // Sensory sweeps are averaged per nerve, side, site and channel.
+        // Sensory sweeps are averaged per nerve, side, site and channel (and intensity: see
+        // `measure`).
         let mut groups: Vec<(&StimulusTag, usize)> = Vec::new();
         for (i, t) in tags.iter().enumerate() {
             let ch = t.channel.unwrap_or(cfg.default_channel);
@@ -444,6 +448,7 @@ impl Processor {
         let len = pre + post;
         let averagers = (0..groups.len()).map(|_| Averager::new(len, pre)).collect();
         let averaged_last = vec![None; groups.len()];
+        let averaged_intensity = vec![None; groups.len()];
         let trigger = match &cfg.detection {
             Detection::Trigger { channel, config } => {
                 check_channel("trigger channel".into(), *channel)?;
@@ -498,6 +503,7 @@ impl Processor {
             scratch,
             averagers,
             averaged_last,
+            averaged_intensity,
             trigger,
             artefact,
             channel_buf: Vec::with_capacity(cfg.max_block_frames),
@@ -794,6 +800,12 @@ impl Processor {
         let (samples, averaged) = match slot {
             Some(slot) => {
                 let avg = &mut self.averagers[slot];
+                // A site's sweeps are averaged at one intensity: a new intensity starts a new
+                // average, so that submaximal sweeps never dilute a supramaximal response.
+                if self.averaged_intensity[slot] != Some(p.intensity_ua) {
+                    avg.reset();
+                    self.averaged_intensity[slot] = Some(p.intensity_ua);
+                }
                 // Same shape by construction, so adding cannot fail.
                 let _ = avg.add(&self.sweep, self.pre);
                 self.averaged_last[slot] = Some(p.seq);

@@ -458,7 +458,9 @@ impl NerveModel {
                 };
                 (-dip, MUP_X_MAX * u.tau_ms)
             }
-            Modality::Sensory => (0.0, (SFAP_X1 - SFAP_X0) * u.tau_ms),
+            // The negative peak comes as the impulse passes under the active electrode (the
+            // fibre's arrival); the leading positive phase is the impulse approaching it.
+            Modality::Sensory => (SFAP_X0 * u.tau_ms, SFAP_X1 * u.tau_ms),
         }
     }
 
@@ -499,8 +501,8 @@ impl NerveModel {
                         self.spec.positive_dip_ms / unit.tau_ms,
                     ),
                     Modality::Sensory => {
-                        // The fibre's potential starts (x = SFAP_X0) at its arrival.
-                        let x = t / unit.tau_ms + SFAP_X0;
+                        // The fibre's negative peak (x = 0) comes at its arrival.
+                        let x = t / unit.tau_ms;
                         if (SFAP_X0..=SFAP_X1).contains(&x) {
                             sfap_kernel(x)
                         } else {
@@ -521,8 +523,12 @@ impl NerveModel {
         intensity_ma: f64,
         sample_rate_hz: f64,
     ) -> (Vec<f64>, usize) {
-        let pre =
-            (self.spec.positive_dip_ms.max(0.0) * sample_rate_hz / 1000.0).ceil() as usize + 2;
+        let lead_ms = self
+            .units
+            .iter()
+            .map(|u| -self.support(u).0)
+            .fold(0.0_f64, f64::max);
+        let pre = (lead_ms * sample_rate_hz / 1000.0).ceil() as usize + 2;
         let len = pre + (self.response_span_ms() * sample_rate_hz / 1000.0).ceil() as usize + 2;
         let mut buf = vec![0.0; len];
         self.add_response(site, intensity_ma, sample_rate_hz, pre, &mut buf);

@@ -217,8 +217,9 @@ fn snaps_are_triphasic_and_microvolts() {
         // Initial positive phase before the negative one.
         assert!(t.first_deflection_latency_ms < t.onset_latency_ms);
         assert!(t.positive_peak_latency_ms.is_some());
-        // Onset from distance at sensory velocities (first deflection, 45–75 m/s).
-        let cv = s.distance_mm / t.first_deflection_latency_ms;
+        // Onset (clinical.md §1: the negative phase at 2 % of its peak) from distance at sensory
+        // velocities (45–75 m/s).
+        let cv = s.distance_mm / t.onset_latency_ms;
         assert!((45.0..75.0).contains(&cv), "sensory CV {cv}");
         seen += 1;
     }
