@@ -80,3 +80,42 @@ with NWBHDF5IO(sys.argv[1], "r") as io:
     let area = upper["area_reduction_pct"].as_f64().unwrap();
     assert!((area - 9.8).abs() < 3.0, "{area}");
 }
+
+#[test]
+fn simulated_healthy_arm_has_its_snaps_and_no_block() {
+    // The `normal` scenario: SNAPs of 4–18 µV (the proximal ones dispersed) under 8 µV of noise
+    // per sweep, 20 µV of 50 Hz mains with 3rd and 5th harmonics phase-locked to the 1 Hz
+    // stimulator, and a stimulus artefact whose tail (τ 0.8 ms) still stands at the wrist SNAPs.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("normal.nwb");
+    let out = ncs(&["simulate", "normal", "-o", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = analyze_json(&file, &[]);
+    let snaps: Vec<&serde_json::Value> = r["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["modality"] == "sensory" && x["selected"] == true)
+        .collect();
+    assert_eq!(snaps.len(), 5, "{snaps:#?}");
+    for s in &snaps {
+        assert_eq!(s["present"], true, "{s}");
+        // Averaged at one intensity: the selected average holds a whole intensity step.
+        assert!(s["averaged_sweeps"].as_u64().unwrap() >= 16, "{s}");
+        let amp_uv = s["negative_peak_amplitude_mv"].as_f64().unwrap() * 1e3;
+        assert!((2.0..40.0).contains(&amp_uv), "{s}");
+    }
+    for nerve in r["patient"]["sensory"].as_array().unwrap() {
+        assert_eq!(nerve["normal"], true, "{nerve}");
+    }
+    for seg in r["segments"].as_array().unwrap() {
+        assert!(
+            seg["block"] == "none" || seg["block"] == "not_assessable",
+            "{seg}"
+        );
+    }
+}

@@ -33,7 +33,18 @@
 //!    to be quiet — the pre-stimulus interval, the window between the artefact and the onset, and
 //!    the samples after the response — which makes drift and mains terms interpolations rather
 //!    than extrapolations, and steps 2–7 run again (twice at most). A "response" that was only
-//!    a mains half-wave or drift disappears in this second look.
+//!    a mains half-wave or drift disappears in this second look. When nothing stood above the
+//!    pre-stimulus model's noise and the whole sweep shows a mains or tail term that model could
+//!    not hold (a baseline shorter than a mains period, an artefact tail), the search runs once
+//!    more on the whole-sweep model, and a response found there is measured from the quiet
+//!    samples around it. An artefact tail much taller than the noise has its τ refined between
+//!    the grid's (`baseline.rs`), since a neighbouring τ would leave a tenth of it behind.
+//! 9. **Mains harmonics.** Once the fundamental is found, harmonics up to
+//!    `mains_harmonics` (5th by default) are fitted to what the kept model leaves on the quiet
+//!    samples. When they explain at least a fifth of it (and, beside a response, could reach a
+//!    quarter of its 2 % onset level), they are subtracted from the sweep and steps 1–8 run
+//!    again on it. A stimulator at a whole-number rate is phase-locked to the mains, so
+//!    averaging keeps the harmonics, and they would otherwise set a SNAP's threshold.
 
 use crate::baseline::{fit_baseline, fit_harmonics, Allow, Baseline, ColumnCache};
 use crate::config::{MainsModel, Measurer, Polarity};
