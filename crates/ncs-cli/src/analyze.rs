@@ -240,7 +240,7 @@ pub fn prepare(args: &AnalyzeArgs) -> anyhow::Result<Prepared> {
         starting_time_s: si.starting_time,
         description: format!("{} ({})", si.path.display(), si.series),
     };
-    let mut assumptions = Vec::new();
+    let mut assumptions: Vec<String> = si.unit_assumption().into_iter().collect();
     let mut tags = Vec::new();
     let mut marks = Vec::new();
     let detection = if let Some(ch) = args.trigger_channel {

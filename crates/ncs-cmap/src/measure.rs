@@ -312,7 +312,12 @@ impl Measurer {
                 // it, and the refits below may all be skipped).
                 scratch.swap_residuals();
                 let null_pass = self.pass(x, fs, &h0, s, b_end, search_start, scratch, true);
-                if null_pass.found.is_none() {
+                // The null model is a baseline only if it still fits the baseline: bent to
+                // absorb a response (a short window, where a response has no room to fall back
+                // and a drift and a mains period can follow it), it leaves the pre-stimulus
+                // samples far noisier than the pre-stimulus model did.
+                let null_sigma = std_dev(&scratch.u[..b_end]) * 1e-3;
+                if null_pass.found.is_none() && null_sigma <= NULL_BASELINE_RATIO * model.sigma {
                     model = h0;
                     pass = null_pass;
                 } else {
@@ -367,14 +372,14 @@ impl Measurer {
             }
             last_ranges = ranges;
             let ranges = &ranges[..k];
-            // A tail can only be fitted from samples after the artefact.
-            let allow = if k > 1 && ranges[1].0 == artefact_end {
-                full
-            } else {
-                Allow {
-                    tail_start: None,
-                    ..full
-                }
+            // A tail can only be fitted from samples after the artefact, and a drift only when
+            // samples after the response pin its other end (in a window too short for the
+            // response to end, a drift would be extrapolated under the whole response).
+            let after = ranges.iter().any(|&(a, _)| a as f64 > f.peak);
+            let allow = Allow {
+                tail_start: (k > 1 && ranges[1].0 == artefact_end).then_some(artefact_end),
+                drift: after,
+                ..full
             };
             let refit = fit_baseline(x, ranges, fs, allow, scratch.cols.active());
             if !(refit.drift || refit.mains_hz.is_some() || refit.tail_tau_ms.is_some()) {
@@ -723,6 +728,10 @@ fn quiet_around(f: &Found, artefact_end: usize, b_end: usize, n: usize, fs: f64)
     quiet
 }
 
+/// A whole-sweep null model that leaves the pre-stimulus samples this much noisier than the
+/// pre-stimulus model did has absorbed something in the window that is not baseline.
+const NULL_BASELINE_RATIO: f64 = 1.5;
+
 /// Share of the residual's sum of squares the mains harmonics must explain to be removed
 /// (step 9): less changes the noise estimate, and so the threshold, by under 10 %.
 const HARMONICS_MIN_SHARE: f64 = 0.2;
@@ -781,7 +790,12 @@ impl Measurer {
                 drift: true,
                 tail_start: Some(detail.artefact_end),
             };
-            fit_baseline(x, quiet.ranges(), fs, allow, scratch.cols.active())
+            let h0 = fit_baseline(x, quiet.ranges(), fs, allow, scratch.cols.active());
+            // Bent by something in the window (see NULL_BASELINE_RATIO), it is no reference.
+            if h0.sigma > NULL_BASELINE_RATIO * model.sigma {
+                return None;
+            }
+            h0
         };
         let omega = model.mains_omega()?;
         let r = if present {

@@ -3,10 +3,71 @@
 //! A saturated input holds one value (the rail) for several consecutive samples at the extreme
 //! of the record, which a physiological signal sampled at ≥ 4 kHz does not do.
 
-/// Whether `x` holds its maximum or its minimum for at least `min_run` consecutive samples.
+/// Whether `x` holds its maximum or its minimum for at least `min_run` consecutive samples in
+/// a way only a rail explains.
+///
+/// A converter's coarse steps (an Arduino's 10 bits behind a modest gain are several µV) hold
+/// the broad top of a response at one code for a few samples too. Measured in quantisation steps
+/// `q` (the smallest change between neighbours), a run at an extreme is clipping when, on
+/// either side, the three samples next to it describe a signal that was going on past it (the
+/// parabola through them would pass the run's value by more than 2 q beyond the step onto it),
+/// or when it lasts four times longer than a top of that curvature stays within one step. Data
+/// stored as floating point has a tiny `q`, and every such run counts.
 pub fn flat_run_at_extreme(x: &[f64], min_run: usize) -> bool {
     let report = clipping(x, min_run);
-    report.high_runs > 0 || report.low_runs > 0
+    if !report.saturated() {
+        return false;
+    }
+    let q = x
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .filter(|&d| d > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    if !q.is_finite() {
+        return true;
+    }
+    let min_run = min_run.max(2);
+    let mut start = 0;
+    while start < x.len() {
+        let v = x[start];
+        let mut end = start + 1;
+        while end < x.len() && x[end] == v {
+            end += 1;
+        }
+        let len = end - start;
+        if len >= min_run && (v == report.high || v == report.low) {
+            let sign = if v == report.high { 1.0 } else { -1.0 };
+            // The three samples before the run, nearest last, and those after it, likewise.
+            let before = (start >= 3).then(|| [x[start - 3], x[start - 2], x[start - 1]]);
+            let after = (end + 3 <= x.len()).then(|| [x[end + 2], x[end + 1], x[end]]);
+            let railed = [before, after]
+                .into_iter()
+                .flatten()
+                .any(|y| heading_past(y, v, q, sign, len, min_run));
+            if railed {
+                return true;
+            }
+        }
+        start = end;
+    }
+    false
+}
+
+/// Whether the samples `y` (nearest the run last) lead past the run's value `v` — see
+/// [`flat_run_at_extreme`]; `sign` is +1 at a maximum, −1 at a minimum, all in steps of `q`.
+fn heading_past(y: [f64; 3], v: f64, q: f64, sign: f64, len: usize, min_run: usize) -> bool {
+    let (d1, d2) = (sign * (y[1] - y[0]) / q, sign * (y[2] - y[1]) / q);
+    let step_in = sign * (v - y[2]) / q;
+    let a = d2 - d1;
+    let slope = d2 + 0.5 * a;
+    // How far past the last sample the signal would go: to the parabola's vertex, or one more
+    // step when it was not slowing down.
+    let (excess, hold) = if a < 0.0 {
+        (slope.max(0.0).powi(2) / (2.0 * -a), 2.0 * (2.0 / -a).sqrt())
+    } else {
+        (d2.max(0.0), 2.0)
+    };
+    excess - step_in > 2.0 || len as f64 >= (4.0 * hold).ceil().max(min_run as f64)
 }
 
 /// What a clipping scan found.

@@ -512,3 +512,45 @@ fn strong_mains_with_harmonics_leaves_a_small_cmap_measured() {
     let median = percentile(&mut onset_errors, 0.5);
     assert!(median <= 0.1, "median onset error {median} ms");
 }
+
+#[test]
+fn coarse_converter_steps_are_not_saturation_but_its_rail_is() {
+    // A 10-bit converter behind a modest gain: 8.138 µV per code (an Arduino behind a Muscle
+    // SpikerShield). The broad top of a response sits on one code for several samples, reached
+    // one code at a time; only a rail, reached with the signal's own slope, is saturation.
+    let q = 5.0 / 1024.0 / 600.0;
+    let m = MeasureConfig::default().build().unwrap();
+    let mut scratch = Scratch::default();
+    let mut flagged_unclipped = 0;
+    for seed in 0..12u64 {
+        let fs = [10_000.0, 20_000.0][seed as usize % 2];
+        let s = synth(&Params {
+            fs,
+            amp_mv: [1.0, 3.0, 5.0][seed as usize % 3],
+            noise_uv: 3.0,
+            mains_uv: 0.0,
+            artefact_mv: 0.0,
+            artefact_tau_ms: 0.3,
+            seed: 900 + seed,
+        });
+        let quantised: Vec<f64> = s.data.iter().map(|v| (v / q).round() * q).collect();
+        let r = m.measure(
+            &SweepView::new(&quantised, fs, s.stim).unwrap(),
+            &mut scratch,
+        );
+        assert!(r.present, "seed {seed}");
+        flagged_unclipped += usize::from(r.flags.contains(Flag::Saturated));
+        // The same converter at its rail, 70 % of the way up the response.
+        let rail = 0.7 * s.clean.iter().cloned().fold(0.0, f64::min).abs();
+        let clipped: Vec<f64> = quantised
+            .iter()
+            .map(|v| v.clamp(-((rail / q).round() * q), 1.0))
+            .collect();
+        let r = m.measure(&SweepView::new(&clipped, fs, s.stim).unwrap(), &mut scratch);
+        assert!(
+            r.flags.contains(Flag::Saturated),
+            "seed {seed}: rail not flagged"
+        );
+    }
+    assert_eq!(flagged_unclipped, 0);
+}

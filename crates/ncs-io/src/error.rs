@@ -109,7 +109,7 @@ pub enum NwbError {
         rate: f64,
     },
     /// Timestamps are not regularly spaced.
-    #[error("{}:{object}: timestamps must be regular: step {index} ({prev} -> {next} s) differs from the first step {step} s by more than 1%", .path.display())]
+    #[error("{}:{object}: timestamps must be regular: timestamp {index} ({prev} -> {next} s) is more than half a step from t0 + {index} × {step} s (a gap, a repeat or a jump in the clock)", .path.display())]
     IrregularTimestamps {
         /// File concerned.
         path: PathBuf,

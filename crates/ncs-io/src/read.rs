@@ -15,8 +15,22 @@ use crate::write::{rows_sel, GAP_TABLE, MODULE, TEXT_TABLE, VERSION_KEY};
 /// Values per hyperslab read: large enough to amortise HDF5's per-call cost, small enough
 /// that a 96 M-sample session is never held twice.
 const BLOCK_VALUES: usize = 1 << 20;
-/// Relative tolerance on timestamp steps.
-const STEP_TOL: f64 = 0.01;
+/// Timestamp differences from the start from which the step is estimated.
+const STEP_WINDOW: usize = 4096;
+
+/// Volts per unit for the voltage units a series may state (`volts`, `V`, `mV`, `uV`, `µV`,
+/// spelled out or not, any case); `None` for anything else (then the data are taken as volts,
+/// see [`SessionInfo::unit_assumption`]).
+pub fn volts_per_unit(unit: &str) -> Option<f64> {
+    let u = unit.trim().to_lowercase();
+    match u.as_str() {
+        "v" | "volt" | "volts" => Some(1.0),
+        "mv" | "millivolt" | "millivolts" => Some(1e-3),
+        "uv" | "µv" | "μv" | "microvolt" | "microvolts" => Some(1e-6),
+        "nv" | "nanovolt" | "nanovolts" => Some(1e-9),
+        _ => None,
+    }
+}
 
 /// What a session holds, as read from its acquisition series.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,6 +144,24 @@ fn is_hdf5_signature(path: &Path) -> Result<bool> {
         at = if at == 0 { 512 } else { at * 2 };
     }
     Ok(false)
+}
+
+impl SessionInfo {
+    /// What was assumed of the data's unit, when it is not a voltage unit
+    /// ([`volts_per_unit`]), or was converted from one other than volts.
+    pub fn unit_assumption(&self) -> Option<String> {
+        match volts_per_unit(&self.unit) {
+            Some(1.0) => None,
+            Some(v) => Some(format!(
+                "data unit {:?}: samples × conversion scaled by {v:e} to volts",
+                self.unit
+            )),
+            None => Some(format!(
+                "data unit {:?} is not a voltage unit: samples × conversion taken as volts",
+                self.unit
+            )),
+        }
+    }
 }
 
 impl Session {
@@ -264,7 +296,8 @@ impl Session {
         let unit = attr_string(&data, "unit")
             .map_err(ctx.h5(&data_path))?
             .unwrap_or_else(|| "unknown".into());
-        let mut scale = vec![conversion; channels];
+        // NWB stores volts; files written by other tools may say millivolts or microvolts.
+        let mut scale = vec![conversion * volts_per_unit(&unit).unwrap_or(1.0); channels];
         if g.link_exists("channel_conversion") {
             let cc_path = format!("{gpath}/channel_conversion");
             let cc: Vec<f64> = g
@@ -374,19 +407,42 @@ impl Session {
                 format!("at least 2 timestamps are needed to derive a rate, got {n}"),
             ));
         }
-        let head: Vec<f64> = ts.read_slice_1d(0..2).map_err(ctx.h5(&ts_path))?.to_vec();
-        let (t0, step) = (head[0], head[1] - head[0]);
-        if !(step.is_finite() && step > 0.0) {
-            return Err(NwbError::IrregularTimestamps {
-                path: ctx.path.clone(),
-                object: ts_path,
-                index: 1,
-                prev: head[0],
-                next: head[1],
-                step,
-            });
+        // The step: the median of the first differences, then refined over the longest run of
+        // them from the start without a gap, so that timestamps stored rounded (to 1 µs, say,
+        // at 44.1 kHz) or as float32 give the true rate rather than one rounded difference.
+        let m = (n - 1).min(STEP_WINDOW);
+        let head: Vec<f64> = ts
+            .read_slice_1d(0..m + 1)
+            .map_err(ctx.h5(&ts_path))?
+            .to_vec();
+        let t0 = head[0];
+        let mut diffs: Vec<f64> = head.windows(2).map(|w| w[1] - w[0]).collect();
+        let bad_step = |index: usize, step: f64| NwbError::IrregularTimestamps {
+            path: ctx.path.clone(),
+            object: ts_path.clone(),
+            index,
+            prev: head[index - 1],
+            next: head[index],
+            step,
+        };
+        if let Some(k) = diffs.iter().position(|d| !(d.is_finite() && *d > 0.0)) {
+            return Err(bad_step(k + 1, diffs[k]));
         }
-        // Check each step and the drift against t0 + i·step, a block at a time.
+        let median = {
+            let mid = diffs.len() / 2;
+            *diffs.select_nth_unstable_by(mid, f64::total_cmp).1
+        };
+        let clean = head
+            .windows(2)
+            .position(|w| !((w[1] - w[0]) > 0.5 * median && (w[1] - w[0]) < 1.5 * median))
+            .unwrap_or(m);
+        let step = if clean > 0 {
+            (head[clean] - t0) / clean as f64
+        } else {
+            median
+        };
+        // Each timestamp must lie within half a step of t0 + i·step (a gap, a repeat or a jump
+        // moves it a whole step), and each difference within half a step of the step.
         let mut prev = t0;
         let mut i0 = 1;
         while i0 < n {
@@ -396,7 +452,7 @@ impl Session {
                 let i = i0 + k;
                 let d = t - prev;
                 let drift = t - (t0 + i as f64 * step);
-                if !((d - step).abs() <= STEP_TOL * step && drift.abs() <= 0.5 * step) {
+                if !((d - step).abs() <= 0.5 * step && drift.abs() <= 0.5 * step) {
                     return Err(NwbError::IrregularTimestamps {
                         path: ctx.path.clone(),
                         object: ts_path,

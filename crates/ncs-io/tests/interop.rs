@@ -164,6 +164,28 @@ fn irregular_timestamps_name_the_first_bad_index() {
 }
 
 #[test]
+fn rounded_and_float32_timestamps_are_regular_and_give_the_true_rate() {
+    // 44.1 kHz timestamps rounded to 1 µs: single differences are 22 or 23 µs (±2.5 %).
+    let s = Session::open(fixtures().join("ts_rounded_us.nwb"), None).expect("rounded");
+    let rate = s.info().sample_rate_hz;
+    assert!((rate / 44_100.0 - 1.0).abs() < 1e-4, "{rate}");
+    assert!((s.info().starting_time - 7.0).abs() < 1e-6);
+    let s = Session::open(fixtures().join("ts_float32.nwb"), None).expect("float32");
+    let rate = s.info().sample_rate_hz;
+    assert!((rate / 10_000.0 - 1.0).abs() < 1e-4, "{rate}");
+}
+
+#[test]
+fn millivolt_data_are_read_as_volts_and_said_so() {
+    // Read values identical to numpy's `x * 1e-3`.
+    let s = replay("unit_mv", None);
+    let note = s.info().unit_assumption().expect("a note on the unit");
+    assert!(note.contains("\"mV\"") && note.contains("1e-3"), "{note}");
+    assert_eq!(ncs_io::volts_per_unit("µV"), Some(1e-6));
+    assert_eq!(ncs_io::volts_per_unit("counts"), None);
+}
+
+#[test]
 fn stimuli_from_another_tool_with_odd_types_and_missing_columns() {
     let s = Session::open(fixtures().join("odd_stimuli.nwb"), None).expect("open");
     let st = s.stimuli().expect("stimuli").expect("table");

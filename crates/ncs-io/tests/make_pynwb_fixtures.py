@@ -103,6 +103,23 @@ f = nwbfile("ts_irregular")
 f.add_acquisition(TimeSeries(name="EMG", data=np.zeros(100), unit="volts", timestamps=ts))
 save("ts_irregular", f, np.zeros(100))
 
+# 5b. timestamps as other recorders store them: 44.1 kHz rounded to 1 µs, and float32 at
+#     10 kHz; data in millivolts
+x = rng.normal(size=4410)
+ts = np.round((7.0 + np.arange(4410) / 44100.0) * 1e6) / 1e6
+f = nwbfile("ts_rounded_us")
+f.add_acquisition(TimeSeries(name="EMG", data=x, unit="volts", timestamps=ts))
+save("ts_rounded_us", f, x)
+x = rng.normal(size=3000)
+ts32 = (0.5 + np.arange(3000) / 10000.0).astype(np.float32)
+f = nwbfile("ts_float32")
+f.add_acquisition(TimeSeries(name="EMG", data=x, unit="volts", timestamps=ts32))
+save("ts_float32", f, x)
+x = rng.normal(size=1000)
+f = nwbfile("unit_mv")
+f.add_acquisition(TimeSeries(name="EMG", data=x, unit="mV", rate=10000.0))
+save("unit_mv", f, x * 1e-3)
+
 # 6. A stimuli table written by another tool: fixed-length ASCII strings, numbers stored as
 #    strings and ints, columns missing (side, modality).
 x = np.zeros(1000)

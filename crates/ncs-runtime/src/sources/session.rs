@@ -45,6 +45,7 @@ impl SessionSource {
     pub fn open(path: &Path, series: Option<&str>, pace: Pace) -> Result<Self, SourceError> {
         let fail = |e: ncs_io::NwbError| SourceError::Failed(format!("{}: {e}", path.display()));
         let session = Session::open(path, series).map_err(fail)?;
+        let unit_note = session.info().unit_assumption();
         let si = session.info().clone();
         let info = SourceInfo {
             sample_rate_hz: si.sample_rate_hz,
@@ -95,7 +96,7 @@ impl SessionSource {
             gaps,
             next_gap: 0,
             pos: 0,
-            assumptions: table.assumptions,
+            assumptions: unit_note.into_iter().chain(table.assumptions).collect(),
         })
     }
 
