@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --python
 export NCS_PYTHON="$PWD/.venv/bin/python"
+# The tests run Python clients and probes as child processes while other tests in the same
+# process hold HDF5 files open; a child inherits those descriptors, and with them HDF5's lock
+# on the file, so a later open of that file in the parent fails ("unable to lock file").
+# `ncs` itself starts no child processes; only the tests need the locks off.
+export HDF5_USE_FILE_LOCKING=FALSE
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"

@@ -283,14 +283,14 @@ pub fn evaluate(
         (Some(d), Some(p)) => (d, p),
         (None, _) => {
             v.reasons.push(format!(
-                "no usable sweep at distal site {} (every sweep overlaps a data gap or none arrived) → not_assessable",
+                "no usable sweep at distal site {} (every sweep overlaps a data gap or was cut short without a response, or none arrived) → not_assessable",
                 distal.name
             ));
             return v;
         }
         (_, None) => {
             v.reasons.push(format!(
-                "no usable sweep at proximal site {} (every sweep overlaps a data gap or none arrived) → not_assessable",
+                "no usable sweep at proximal site {} (every sweep overlaps a data gap or was cut short without a response, or none arrived) → not_assessable",
                 proximal.name
             ));
             return v;

@@ -2,7 +2,8 @@
 //!
 //! The rule (`clinical.md` §1: "intensity raised until the response stops growing"):
 //!
-//! 1. Sweeps flagged `data_gap` are never used.
+//! 1. Sweeps flagged `data_gap` are never used, nor a sweep cut short (`window_truncated`)
+//!    without a response in it: a response may lie beyond its end.
 //! 2. Every other sweep has a size: its negative-peak area when every present sweep of the
 //!    site has one, else its negative-peak amplitude; a sweep without a response has size 0.
 //! 3. Sweeps at the same intensity (to 1 µA) form one step whose size is the median of its
@@ -78,7 +79,11 @@ fn median(v: &mut [f64]) -> f64 {
 pub fn select(sweeps: &[(usize, &Observation)], plateau_growth: f64) -> Selection {
     let usable: Vec<(usize, &Observation)> = sweeps
         .iter()
-        .filter(|(_, o)| !o.response.flags.contains(Flag::DataGap))
+        .filter(|(_, o)| {
+            let f = o.response.flags;
+            !f.contains(Flag::DataGap)
+                && (!f.contains(Flag::WindowTruncated) || o.response.present)
+        })
         .copied()
         .collect();
     let mut sel = Selection {
@@ -94,7 +99,7 @@ pub fn select(sweeps: &[(usize, &Observation)], plateau_growth: f64) -> Selectio
     };
     if sel.data_gap_sweeps > 0 {
         sel.notes.push(format!(
-            "{} sweep(s) overlapping a data gap never used",
+            "{} sweep(s) overlapping a data gap, or cut short without a response, never used",
             sel.data_gap_sweeps
         ));
     }

@@ -46,17 +46,22 @@ pub enum Flag {
     NoResponse,
     /// The sweep overlaps a data-loss gap and was not measured as if whole.
     DataGap,
+    /// The sweep was cut short: by the next stimulus (or the previous one reaching into its
+    /// baseline), or by the end of the record. It is measured on what there is, or not at all
+    /// when too little remains; an absence in it is no evidence.
+    WindowTruncated,
 }
 
 impl Flag {
     /// Every flag, in a fixed order (the bit order of [`Flags`]).
-    pub const ALL: [Flag; 6] = [
+    pub const ALL: [Flag; 7] = [
         Flag::Saturated,
         Flag::ArtefactOverlapsOnset,
         Flag::InitialPositiveDip,
         Flag::UnstableBaseline,
         Flag::NoResponse,
         Flag::DataGap,
+        Flag::WindowTruncated,
     ];
 
     /// The flag's stable name (used in JSON and in sessions).
@@ -68,6 +73,7 @@ impl Flag {
             Flag::UnstableBaseline => "unstable_baseline",
             Flag::NoResponse => "no_response",
             Flag::DataGap => "data_gap",
+            Flag::WindowTruncated => "window_truncated",
         }
     }
 

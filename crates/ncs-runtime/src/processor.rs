@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use ncs_block::Modality;
 use ncs_cmap::{
     Averager, Flag, Flags, Markers, MeasureConfig, Measurer, Response, Scratch, SweepView,
+    MIN_BASELINE_SAMPLES, MIN_WINDOW_SAMPLES,
 };
 use ncs_dsp::sweep::SuppressScratch;
 use ncs_dsp::{
@@ -308,6 +309,9 @@ pub struct Processor {
     averagers: Vec<Averager>,
     /// Per average: the order of the last sweep added.
     averaged_last: Vec<Option<u64>>,
+    /// The last stimulus measured or reported (absolute sample), whose response may reach into
+    /// the next one's baseline.
+    last_stimulus: Option<u64>,
     /// Per average: the intensity (µA) of the sweeps in it, once it holds any.
     averaged_intensity: Vec<Option<Option<u32>>>,
     trigger: Option<(TriggerDetector, TriggerState, usize)>,
@@ -328,6 +332,16 @@ struct SweepFilter {
 
 /// Gaps remembered for flagging sweeps (older gaps have left the history anyway).
 const MAX_GAPS: usize = 64;
+
+/// A window ends this long (ms) before the next stimulus inside it: its artefact is not this
+/// stimulus's response.
+const NEXT_STIMULUS_GUARD_MS: f64 = 0.5;
+/// A baseline starts this long (ms) after a previous stimulus inside it.
+const PREVIOUS_STIMULUS_GUARD_MS: f64 = 1.0;
+/// Shortest post-stimulus part (ms) a cut-short window is measured on.
+const MIN_TRUNCATED_POST_MS: f64 = 10.0;
+/// Shortest baseline (ms) a cut-short window is measured with.
+const MIN_TRUNCATED_PRE_MS: f64 = 2.0;
 
 impl Processor {
     /// Prepares a processor for a stream described by `info`, whose stimuli may refer to `tags`.
@@ -504,6 +518,7 @@ impl Processor {
             averagers,
             averaged_last,
             averaged_intensity,
+            last_stimulus: None,
             trigger,
             artefact,
             channel_buf: Vec::with_capacity(cfg.max_block_frames),
@@ -708,7 +723,7 @@ impl Processor {
             // Keep the newest; the oldest is reported unmeasured rather than silently lost.
             if let Some(old) = self.pending.pop_front() {
                 self.stats.dropped_pending += 1;
-                self.report_unmeasured(old, sink);
+                self.report_unmeasured(old, Flag::DataGap, sink);
             }
         }
         let tag = tag.filter(|&t| (t as usize) < self.tags.len());
@@ -722,24 +737,56 @@ impl Processor {
         self.stats.stimuli += 1;
     }
 
+    /// Measures (or reports unmeasured) the pending stimuli whose windows are complete. A
+    /// window ends early at the next stimulus (less a guard for its artefact) and, at the end of
+    /// the stream, at the last sample; its baseline starts after the previous stimulus when that
+    /// one lies inside it. Such a sweep is measured on what there is, flagged
+    /// [`Flag::WindowTruncated`], when at least [`MIN_TRUNCATED_POST_MS`] after and
+    /// [`MIN_TRUNCATED_PRE_MS`] before the stimulus remain.
     fn complete(&mut self, at_end: bool, sink: &mut dyn MeasurementSink) {
+        let fs = self.fs;
+        let ms = move |v: f64| (v * 1e-3 * fs).round() as u64;
         while let Some(&p) = self.pending.front() {
-            let window_end = p.sample + self.post as u64;
-            if window_end > self.written && !at_end {
+            let full_end = p.sample + self.post as u64;
+            let next = self
+                .pending
+                .get(1)
+                .map(|q| q.sample)
+                .filter(|&q| q > p.sample && q < full_end + ms(NEXT_STIMULUS_GUARD_MS));
+            let mut end = next.map_or(full_end, |q| q.saturating_sub(ms(NEXT_STIMULUS_GUARD_MS)));
+            end = end.min(full_end);
+            if end > self.written && !at_end {
                 break;
             }
             self.pending.pop_front();
-            let start = p.sample.checked_sub(self.pre as u64);
-            let whole = window_end <= self.written
-                && start.is_some_and(|s| s + (self.cap as u64) >= self.written)
-                && !self
-                    .gaps
-                    .iter()
-                    .any(|&(a, b)| start.is_some_and(|s| a < window_end && b > s));
-            if whole {
-                self.measure(p, sink);
-            } else {
-                self.report_unmeasured(p, sink);
+            end = end.min(self.written).max(p.sample);
+            let full_start = p.sample.checked_sub(self.pre as u64);
+            let start = match (full_start, self.last_stimulus) {
+                (Some(s), Some(prev)) if prev < p.sample => {
+                    Some(s.max(prev + ms(PREVIOUS_STIMULUS_GUARD_MS)))
+                }
+                (s, _) => s,
+            };
+            // The previous stimulus's window reaching into this baseline: its response may too.
+            let after_previous = self
+                .last_stimulus
+                .is_some_and(|prev| full_start.is_some_and(|s| prev + self.post as u64 > s));
+            self.last_stimulus = Some(p.sample);
+            let in_history = start.is_some_and(|s| s + (self.cap as u64) >= self.written);
+            let gap = self
+                .gaps
+                .iter()
+                .any(|&(a, b)| start.is_some_and(|s| a < end && b > s));
+            let truncated = end < full_end || start != full_start || after_previous;
+            let enough = start.is_some_and(|s| {
+                p.sample.saturating_sub(s)
+                    >= ms(MIN_TRUNCATED_PRE_MS).max(MIN_BASELINE_SAMPLES as u64)
+            }) && end - p.sample
+                >= ms(MIN_TRUNCATED_POST_MS).max(MIN_WINDOW_SAMPLES as u64);
+            match (start, in_history && !gap && (!truncated || enough)) {
+                (Some(s), true) => self.measure(p, (s, end), after_previous, sink),
+                _ if gap || !in_history => self.report_unmeasured(p, Flag::DataGap, sink),
+                _ => self.report_unmeasured(p, Flag::WindowTruncated, sink),
             }
         }
     }
@@ -766,24 +813,46 @@ impl Processor {
         }
     }
 
-    fn report_unmeasured(&mut self, p: Pending, sink: &mut dyn MeasurementSink) {
+    fn report_unmeasured(&mut self, p: Pending, why: Flag, sink: &mut dyn MeasurementSink) {
         let (channel, modality, _) = self.channel_and_modality(p.tag);
         let mut m = self.base(p, channel, modality);
         let mut flags = Flags::empty();
-        flags.insert(Flag::DataGap);
+        flags.insert(why);
         m.response.flags = flags;
         self.stats.incomplete += 1;
         sink.on_measurement(&m);
     }
 
-    fn measure(&mut self, p: Pending, sink: &mut dyn MeasurementSink) {
+    /// Measures the stimulus `p` on the samples `start..end` of its window (the whole window
+    /// unless cut short, see [`Processor::complete`]); `after_previous`: the previous
+    /// stimulus's window reaches into its baseline.
+    fn measure(
+        &mut self,
+        p: Pending,
+        (start, end): (u64, u64),
+        after_previous: bool,
+        sink: &mut dyn MeasurementSink,
+    ) {
         let (channel, modality, slot) = self.channel_and_modality(p.tag);
         let first = p.sample - self.pre as u64;
+        let (lo, hi) = ((start - first) as usize, (end - first) as usize);
+        let whole = (lo, hi) == (0, self.pre + self.post) && !after_previous;
+        if !whole && slot.is_some() {
+            // A sensory average holds whole windows only.
+            self.report_unmeasured(p, Flag::WindowTruncated, sink);
+            return;
+        }
         self.sweep.clear();
         for f in first..first + (self.pre + self.post) as u64 {
             let at = (f % self.cap as u64) as usize * self.channels;
             self.sweep.push(self.history[at + channel]);
         }
+        // Outside the part kept, the window holds another stimulus or samples not yet (or no
+        // longer) in the record: held at the nearest kept sample, so that blanking and filtering
+        // see no step, and left out of the measurement below.
+        let (head, tail) = (self.sweep[lo], self.sweep[hi - 1]);
+        self.sweep[..lo].fill(head);
+        self.sweep[hi..].fill(tail);
         let artefact_end = self
             .extractor
             .suppress_with(&mut self.sweep, &mut self.suppress_scratch);
@@ -814,13 +883,15 @@ impl Processor {
             }
             None => (&self.sweep, 1),
         };
-        let view = SweepView::new(samples, self.fs, self.pre).and_then(|v| match artefact_end {
-            Some(e) if e < samples.len() && e >= self.pre => v.with_artefact_end(e),
-            _ => Ok(v),
-        });
+        let samples = &samples[lo..hi];
+        let view =
+            SweepView::new(samples, self.fs, self.pre - lo).and_then(|v| match artefact_end {
+                Some(e) if e < hi && e >= self.pre => v.with_artefact_end(e - lo),
+                _ => Ok(v),
+            });
         let Ok(view) = view else {
             // Non-finite samples cannot come from a checked source; report rather than guess.
-            self.report_unmeasured(p, sink);
+            self.report_unmeasured(p, Flag::DataGap, sink);
             return;
         };
         let (response, markers) = match modality {
@@ -833,9 +904,14 @@ impl Processor {
                 (r, None)
             }
         };
-        let to_ms = |i: f64| (i - self.pre as f64) * 1e3 / self.fs;
-        sink.on_sweep(p.seq, samples, self.pre);
+        let stim = self.pre - lo;
+        let to_ms = |i: f64| (i - stim as f64) * 1e3 / self.fs;
+        sink.on_sweep(p.seq, samples, stim);
         m.response = response;
+        if !whole {
+            m.response.flags.insert(Flag::WindowTruncated);
+            m.window_end_sample = end;
+        }
         m.averaged_sweeps = averaged;
         m.markers_ms = markers.map(|k: Markers| MarkersMs {
             onset: to_ms(k.onset),

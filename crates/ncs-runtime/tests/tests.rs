@@ -6,4 +6,5 @@ mod common;
 mod live_offline;
 mod sources;
 mod stall;
+mod windows;
 mod zero_alloc;
