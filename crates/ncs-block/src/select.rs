@@ -81,8 +81,7 @@ pub fn select(sweeps: &[(usize, &Observation)], plateau_growth: f64) -> Selectio
         .iter()
         .filter(|(_, o)| {
             let f = o.response.flags;
-            !f.contains(Flag::DataGap)
-                && (!f.contains(Flag::WindowTruncated) || o.response.present)
+            !f.contains(Flag::DataGap) && (!f.contains(Flag::WindowTruncated) || o.response.present)
         })
         .copied()
         .collect();
