@@ -294,18 +294,21 @@ impl Measurer {
             buf.reserve(n);
         }
         let mut pass = self.pass(x, fs, &model, s, b_end, search_start, scratch, false);
+        // The model of the whole sweep as quiet: the null hypothesis below, the second search
+        // when nothing was found, and step 9's start when nothing is found in the end.
+        let h0 = fit_baseline(
+            x,
+            &[(0, b_end), (artefact_end, n)],
+            fs,
+            full,
+            scratch.cols.active(),
+        );
+        let whole_sweep = Some(h0);
         // The null hypothesis, checked before anything is measured: the window holds nothing but
         // baseline, drift, mains and the artefact's decaying tail. Fitted over the whole sweep,
         // that model absorbs a tail or a mains half-wave that looked like a response, but not a
         // response, which rises and falls where a decaying exponential cannot follow.
         if pass.found.is_some() {
-            let h0 = fit_baseline(
-                x,
-                &[(0, b_end), (artefact_end, n)],
-                fs,
-                full,
-                scratch.cols.active(),
-            );
             if h0.drift || h0.mains_hz.is_some() || h0.tail_tau_ms.is_some() {
                 // The null pass works in the spare buffers, so that the kept model's residual
                 // stays in place when the response stands (the null residual absorbed part of
@@ -331,13 +334,6 @@ impl Measurer {
             // sweep, the model has the mains; a response standing above its noise is searched
             // for again, and when found it is measured from the quiet samples around it (step
             // 8), so that the response it absorbed in part leaves no trace.
-            let h0 = fit_baseline(
-                x,
-                &[(0, b_end), (artefact_end, n)],
-                fs,
-                full,
-                scratch.cols.active(),
-            );
             if (h0.mains_hz.is_some() && model.mains_hz.is_none()) || h0.tail_tau_ms.is_some() {
                 scratch.swap_residuals();
                 let again = self.pass(x, fs, &h0, s, b_end, search_start, scratch, false);
@@ -354,7 +350,9 @@ impl Measurer {
         let mut last_ranges = [(0usize, 0usize); 3];
         for _ in 0..2 {
             let Some(f) = pass.found else { break };
-            let Quiet { ranges, count: k } = quiet_around(&f, artefact_end, b_end, n, fs);
+            let Quiet {
+                ranges, count: k, ..
+            } = quiet_around(&f, artefact_end, b_end, n, fs);
             if k == 1 {
                 break;
             }
@@ -457,6 +455,7 @@ impl Measurer {
             None => Quiet {
                 ranges: [(0, b_end), (artefact_end, n), (0, 0)],
                 count: 2,
+                whole_sweep,
             },
         };
         let detail = Detail {
@@ -689,11 +688,13 @@ impl Measurer {
     }
 }
 
-/// Samples a baseline model takes as quiet: up to three ranges, the first `count` used.
+/// Samples a baseline model takes as quiet: up to three ranges, the first `count` used; and
+/// the model of the whole sweep as quiet, when one was fitted.
 #[derive(Debug, Clone, Copy)]
 struct Quiet {
     ranges: [(usize, usize); 3],
     count: usize,
+    whole_sweep: Option<Baseline>,
 }
 
 impl Quiet {
@@ -716,6 +717,7 @@ fn quiet_around(f: &Found, artefact_end: usize, b_end: usize, n: usize, fs: f64)
     let mut quiet = Quiet {
         ranges: [(0, b_end), (0, 0), (0, 0)],
         count: 1,
+        whole_sweep: None,
     };
     let min_before = (ms(0.25) as usize).max(8);
     let min_after = (ms(1.0) as usize).max(8);
@@ -790,7 +792,9 @@ impl Measurer {
                 drift: true,
                 tail_start: Some(detail.artefact_end),
             };
-            let h0 = fit_baseline(x, quiet.ranges(), fs, allow, scratch.cols.active());
+            let h0 = quiet.whole_sweep.unwrap_or_else(|| {
+                fit_baseline(x, quiet.ranges(), fs, allow, scratch.cols.active())
+            });
             // Bent by something in the window (see NULL_BASELINE_RATIO), it is no reference.
             if h0.sigma > NULL_BASELINE_RATIO * model.sigma {
                 return None;
