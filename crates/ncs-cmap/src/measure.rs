@@ -190,11 +190,7 @@ impl Measurer {
     /// with different settings, e.g. a motor and a sensory one). Measuring without it is
     /// correct too; the first sweep then does this work.
     pub fn prepare(&self, sample_rate_hz: f64, samples: usize, scratch: &mut Scratch) {
-        let mains_candidates: &[f64] = match self.config.mains {
-            MainsModel::Off => &[],
-            MainsModel::Auto => &[50.0, 60.0],
-            MainsModel::Hz(ref f) => std::slice::from_ref(f),
-        };
+        let mains_candidates = self.mains_candidates();
         self.kernel_for(sample_rate_hz, &mut scratch.kernel);
         scratch
             .cols
@@ -214,16 +210,16 @@ impl Measurer {
     /// As [`Measurer::measure`], with the markers and statistics behind the result.
     pub fn measure_detailed(&self, sweep: &SweepView<'_>, scratch: &mut Scratch) -> Detail {
         let x = sweep.samples();
-        let (detail, model, quiet) = self.measure_signal(sweep, x, scratch);
+        let (detail, kept) = self.measure_signal(sweep, x, scratch);
         if self.config.mains_harmonics < 2 {
             return detail;
         }
         // Step 9: mains harmonics, fitted to what the kept model leaves on the quiet samples.
         let mut xc = std::mem::take(&mut scratch.xc);
-        let cleaned = self.remove_harmonics(sweep, &detail, model, quiet, scratch, &mut xc);
+        let cleaned = self.remove_harmonics(sweep, &detail, &kept, scratch, &mut xc);
         let out = match cleaned {
             Some(harmonics_mv) => {
-                let (mut again, _, _) = self.measure_signal(sweep, &xc, scratch);
+                let (mut again, _) = self.measure_signal(sweep, &xc, scratch);
                 again.mains_harmonics_mv = harmonics_mv;
                 again
             }
@@ -234,14 +230,14 @@ impl Measurer {
     }
 
     /// Steps 1–8 on `x`, which is the sweep's samples or those samples with the mains harmonics
-    /// removed (saturation is always judged on the samples as recorded). Returns the result,
-    /// the baseline model kept, and the samples that model takes as quiet.
+    /// removed (saturation is always judged on the samples as recorded). Returns the result and
+    /// the models behind it.
     fn measure_signal(
         &self,
         sweep: &SweepView<'_>,
         x: &[f64],
         scratch: &mut Scratch,
-    ) -> (Detail, Baseline, Quiet) {
+    ) -> (Detail, Kept) {
         let fs = sweep.sample_rate_hz();
         let s = sweep.stimulus_index();
         let n = x.len();
@@ -251,11 +247,7 @@ impl Measurer {
         let guard = (ms(cfg.baseline_guard_ms).round() as usize)
             .min(s - crate::sweep::MIN_BASELINE_SAMPLES);
         let b_end = s - guard;
-        let mains_candidates: &[f64] = match cfg.mains {
-            MainsModel::Off => &[],
-            MainsModel::Auto => &[50.0, 60.0],
-            MainsModel::Hz(ref f) => std::slice::from_ref(f),
-        };
+        let mains_candidates = self.mains_candidates();
         // A drift fitted on the pre-stimulus interval alone would be extrapolated across the
         // whole window; drift is only modelled once post-response samples pin its other end.
         let pre_only = Allow {
@@ -303,7 +295,6 @@ impl Measurer {
             full,
             scratch.cols.active(),
         );
-        let whole_sweep = Some(h0);
         // The null hypothesis, checked before anything is measured: the window holds nothing but
         // baseline, drift, mains and the artefact's decaying tail. Fitted over the whole sweep,
         // that model absorbs a tail or a mains half-wave that looked like a response, but not a
@@ -329,10 +320,10 @@ impl Measurer {
             }
         } else {
             // Nothing stood above the noise of the pre-stimulus model, but that model may hold
-            // no mains term at all: a baseline shorter than a mains period cannot show one, and
-            // the mains then counts as noise and lifts the threshold. Fitted over the whole
-            // sweep, the model has the mains; a response standing above its noise is searched
-            // for again, and when found it is measured from the quiet samples around it (step
+            // no mains term at all (a baseline shorter than a mains period cannot show one) and
+            // never holds the artefact's tail: what it lacks counts as noise, or as signal, in
+            // the window. Fitted over the whole sweep, the model has them; a response standing
+            // above its noise is searched for again, and when found it is measured from the quiet samples around it (step
             // 8), so that the response it absorbed in part leaves no trace.
             if (h0.mains_hz.is_some() && model.mains_hz.is_none()) || h0.tail_tau_ms.is_some() {
                 scratch.swap_residuals();
@@ -350,9 +341,7 @@ impl Measurer {
         let mut last_ranges = [(0usize, 0usize); 3];
         for _ in 0..2 {
             let Some(f) = pass.found else { break };
-            let Quiet {
-                ranges, count: k, ..
-            } = quiet_around(&f, artefact_end, b_end, n, fs);
+            let Quiet { ranges, count: k } = quiet_around(&f, artefact_end, b_end, n, fs);
             if k == 1 {
                 break;
             }
@@ -455,7 +444,6 @@ impl Measurer {
             None => Quiet {
                 ranges: [(0, b_end), (artefact_end, n), (0, 0)],
                 count: 2,
-                whole_sweep,
             },
         };
         let detail = Detail {
@@ -470,7 +458,23 @@ impl Measurer {
             mains_mv: model.mains_amplitude() * 1e3,
             mains_harmonics_mv: 0.0,
         };
-        (detail, model, quiet)
+        (
+            detail,
+            Kept {
+                model,
+                quiet,
+                whole_sweep: h0,
+            },
+        )
+    }
+
+    /// The mains frequencies the baseline model may try (Hz).
+    fn mains_candidates(&self) -> &[f64] {
+        match self.config.mains {
+            MainsModel::Off => &[],
+            MainsModel::Auto => &[50.0, 60.0],
+            MainsModel::Hz(ref f) => std::slice::from_ref(f),
+        }
     }
 
     fn sign(&self) -> f64 {
@@ -688,13 +692,21 @@ impl Measurer {
     }
 }
 
-/// Samples a baseline model takes as quiet: up to three ranges, the first `count` used; and
-/// the model of the whole sweep as quiet, when one was fitted.
+/// Samples a baseline model takes as quiet: up to three ranges, the first `count` used.
 #[derive(Debug, Clone, Copy)]
 struct Quiet {
     ranges: [(usize, usize); 3],
     count: usize,
-    whole_sweep: Option<Baseline>,
+}
+
+/// The models behind a measurement (steps 1–8), for step 9.
+struct Kept {
+    /// The baseline model kept.
+    model: Baseline,
+    /// The samples it takes as quiet (the whole sweep when no response was found).
+    quiet: Quiet,
+    /// The model of the whole sweep as quiet.
+    whole_sweep: Baseline,
 }
 
 impl Quiet {
@@ -717,7 +729,6 @@ fn quiet_around(f: &Found, artefact_end: usize, b_end: usize, n: usize, fs: f64)
     let mut quiet = Quiet {
         ranges: [(0, b_end), (0, 0), (0, 0)],
         count: 1,
-        whole_sweep: None,
     };
     let min_before = (ms(0.25) as usize).max(8);
     let min_after = (ms(1.0) as usize).max(8);
@@ -747,12 +758,11 @@ impl Measurer {
         &self,
         sweep: &SweepView<'_>,
         detail: &Detail,
-        model: Baseline,
-        quiet: Quiet,
+        kept: &Kept,
         scratch: &mut Scratch,
         xc: &mut Vec<f64>,
     ) -> Option<f64> {
-        let (x, fs) = (sweep.samples(), sweep.sample_rate_hz());
+        let (x, quiet, model) = (sweep.samples(), &kept.quiet, kept.model);
         let b_end = quiet.ranges[0].1;
         // White noise has a first-difference variance of 2σ², and mains harmonics hardly change
         // from one sample to the next: a residual no larger than that holds nothing to remove.
@@ -764,11 +774,6 @@ impl Measurer {
             .map(|w| (w[1] - w[0]) * (w[1] - w[0]))
             .sum::<f64>()
             / (2.0 * diffs);
-        let candidates: &[f64] = match self.config.mains {
-            MainsModel::Off => return None,
-            MainsModel::Auto => &[50.0, 60.0],
-            MainsModel::Hz(ref f) => std::slice::from_ref(f),
-        };
         if model.sigma * model.sigma <= 1.2 * sd2 {
             return None;
         }
@@ -787,20 +792,13 @@ impl Measurer {
         let model = if present {
             model
         } else {
-            let allow = Allow {
-                mains: candidates,
-                drift: true,
-                tail_start: Some(detail.artefact_end),
-            };
-            let h0 = quiet.whole_sweep.unwrap_or_else(|| {
-                fit_baseline(x, quiet.ranges(), fs, allow, scratch.cols.active())
-            });
             // Bent by something in the window (see NULL_BASELINE_RATIO), it is no reference.
-            if h0.sigma > NULL_BASELINE_RATIO * model.sigma {
+            if kept.whole_sweep.sigma > NULL_BASELINE_RATIO * model.sigma {
                 return None;
             }
-            h0
+            kept.whole_sweep
         };
+        // No mains term (mains not modelled, or none found): no harmonics either.
         let omega = model.mains_omega()?;
         let r = if present {
             &scratch.u
