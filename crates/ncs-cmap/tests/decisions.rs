@@ -21,6 +21,21 @@ fn noise_only(seed: u64, fs: f64, noise_uv: f64, artefact_mv: f64) -> Synth {
     s
 }
 
+/// Deterministic standard normal deviates: Box–Muller over a 64-bit LCG from `seed`.
+fn lcg_gauss(seed: u64) -> impl FnMut() -> f64 {
+    let mut state = seed;
+    move || {
+        let mut u = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        let (a, b) = (u(), u());
+        (-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()
+    }
+}
+
 #[test]
 fn no_false_responses_in_1000_noise_sweeps() {
     let m = MeasureConfig::default().build().unwrap();
@@ -209,18 +224,7 @@ fn sensory_average_recovers_a_snap() {
         (6.0 * bump(0.4, 0.4) - 20.0 * bump(1.1, 0.5) + 8.0 * bump(2.0, 0.9)) * 1e-6
     };
     let mut avg = Averager::new(n, stim);
-    let mut rng_state = 12345u64;
-    let mut gauss = || {
-        // Box–Muller from a small LCG: deterministic noise.
-        let mut u = || {
-            rng_state = rng_state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((rng_state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        };
-        let (a, b) = (u(), u());
-        (-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()
-    };
+    let mut gauss = lcg_gauss(12345);
     for _ in 0..64 {
         let sweep: Vec<f64> = (0..n).map(|i| snap(i) + 20e-6 * gauss()).collect();
         avg.add(&sweep, stim).unwrap();
@@ -385,17 +389,7 @@ fn phase_locked_mains_harmonics_do_not_hide_an_averaged_snap() {
         let bump = |c: f64, w: f64| (-((t - c) / w).powi(2) * 4.0).exp();
         (4.0 * bump(0.3, 0.4) - 15.0 * bump(0.9, 0.5) + 6.0 * bump(1.7, 0.8)) * 1e-6
     };
-    let mut rng = 99u64;
-    let mut gauss = || {
-        let mut u = || {
-            rng = rng
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((rng >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        };
-        let (a, b) = (u(), u());
-        (-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()
-    };
+    let mut gauss = lcg_gauss(99);
     let mut avg = Averager::new(n, stim);
     for _ in 0..48 {
         let sweep: Vec<f64> = (0..n)
