@@ -784,7 +784,7 @@ impl Processor {
             }) && end - p.sample
                 >= ms(MIN_TRUNCATED_POST_MS).max(MIN_WINDOW_SAMPLES as u64);
             match (start, in_history && !gap && (!truncated || enough)) {
-                (Some(s), true) => self.measure(p, (s, end), after_previous, sink),
+                (Some(s), true) => self.measure(p, (s, end), truncated, sink),
                 _ if gap || !in_history => self.report_unmeasured(p, Flag::DataGap, sink),
                 _ => self.report_unmeasured(p, Flag::WindowTruncated, sink),
             }
@@ -823,21 +823,20 @@ impl Processor {
         sink.on_measurement(&m);
     }
 
-    /// Measures the stimulus `p` on the samples `start..end` of its window (the whole window
-    /// unless cut short, see [`Processor::complete`]); `after_previous`: the previous
-    /// stimulus's window reaches into its baseline.
+    /// Measures the stimulus `p` on the samples `start..end` of its window, `truncated` when
+    /// that is not the whole window or the previous stimulus's window reaches into its baseline
+    /// (see [`Processor::complete`]).
     fn measure(
         &mut self,
         p: Pending,
         (start, end): (u64, u64),
-        after_previous: bool,
+        truncated: bool,
         sink: &mut dyn MeasurementSink,
     ) {
         let (channel, modality, slot) = self.channel_and_modality(p.tag);
         let first = p.sample - self.pre as u64;
         let (lo, hi) = ((start - first) as usize, (end - first) as usize);
-        let whole = (lo, hi) == (0, self.pre + self.post) && !after_previous;
-        if !whole && slot.is_some() {
+        if truncated && slot.is_some() {
             // A sensory average holds whole windows only.
             self.report_unmeasured(p, Flag::WindowTruncated, sink);
             return;
@@ -908,9 +907,9 @@ impl Processor {
         let to_ms = |i: f64| (i - stim as f64) * 1e3 / self.fs;
         sink.on_sweep(p.seq, samples, stim);
         m.response = response;
-        if !whole {
+        m.window_end_sample = end;
+        if truncated {
             m.response.flags.insert(Flag::WindowTruncated);
-            m.window_end_sample = end;
         }
         m.averaged_sweeps = averaged;
         m.markers_ms = markers.map(|k: Markers| MarkersMs {
