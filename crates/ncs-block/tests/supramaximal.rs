@@ -193,3 +193,62 @@ fn bad_plateau_option_is_an_error() {
     .expect_err("0 is out of range");
     assert!(e.to_string().contains("got 0"), "{e}");
 }
+
+#[test]
+fn running_averages_are_sized_by_their_fullest_one() {
+    // Sensory rows are running averages over a step's sweeps: 1, 2, 3 sweeps at 10 mA, then 1
+    // and 2 at 15 mA. The early averages are noisier parts of the last: each step is sized by
+    // its fullest average, and that average is the one selected. By the median of the rows,
+    // the single-sweep overshoot at 15 mA (30 µV) would have made that step the largest.
+    let snap = |uv: f64| resp(uv * 1e-3, uv * 1e-3 * 0.5, 1.0, 2.5);
+    let rows = [
+        (10.0, 1, 14.0),
+        (10.0, 2, 17.0),
+        (10.0, 3, 20.0),
+        (15.0, 1, 30.0),
+        (15.0, 2, 19.8),
+    ];
+    let o: Vec<Observation> = rows
+        .iter()
+        .enumerate()
+        .map(|(k, &(ma, n, uv))| {
+            let mut x = obs(
+                "median",
+                "right",
+                Modality::Sensory,
+                3,
+                "wrist",
+                Some(140.0),
+                Some(ma),
+                k as f64,
+                snap(uv),
+            );
+            x.averaged_sweeps = n;
+            x
+        })
+        .collect();
+    let det = run(o, DetectorOptions::default());
+    let s = site_of(&det, "wrist");
+    assert_eq!(s.selection.steps, 2);
+    // 20 µV at 10 mA, 19.8 µV at 15 mA: no growth, the 10 mA step is the largest.
+    assert_eq!(s.selection.selected, Some(2));
+    assert!(!s.selection.possibly_submaximal);
+}
+
+#[test]
+fn a_cut_short_sweep_without_a_response_is_never_used() {
+    // The last, strongest step holds only a sweep cut short by the end of the record in which
+    // nothing was found: no evidence of absence, so the site keeps its real response.
+    let mut cut = crate::common::absent();
+    cut.flags.insert(Flag::WindowTruncated);
+    let mut o = vec![
+        motor("median", "wrist", 70.0, 20.0, 0.0, area(18.0)),
+        motor("median", "wrist", 70.0, 30.0, 1.0, area(18.2)),
+    ];
+    o.push(motor("median", "wrist", 70.0, 40.0, 2.0, cut));
+    let det = run(o, DetectorOptions::default());
+    let s = site_of(&det, "wrist");
+    assert!(s.selection.present);
+    assert_eq!(s.selection.selected, Some(1));
+    assert_eq!(s.selection.data_gap_sweeps, 1);
+}
