@@ -25,15 +25,15 @@ use crate::examiner::{connect, exam_event, protocol_file, segment, send, session
 const FS: f64 = 20_000.0;
 
 /// The virtual amplifier on a thread of the test, until stopped.
-struct Amplifier {
-    path: PathBuf,
+pub struct Amplifier {
+    pub path: PathBuf,
     hand: Hand,
     stop: Arc<AtomicBool>,
     handle: JoinHandle<RunSummary>,
 }
 
 impl Amplifier {
-    fn start(cfg: AmpConfig) -> Self {
+    pub fn start(cfg: AmpConfig) -> Self {
         let mut amp = Amp::new(cfg).unwrap();
         let path = amp.path().to_owned();
         let hand = amp.hand();
@@ -48,13 +48,14 @@ impl Amplifier {
         }
     }
 
-    fn place(&self, site: &str) {
+    /// The stimulating electrode moves to `site` of the right median nerve.
+    pub fn place(&self, site: &str) {
         self.hand
             .place(&Placement::new("median", "right", site))
             .unwrap();
     }
 
-    fn finish(self) -> RunSummary {
+    pub fn finish(self) -> RunSummary {
         self.stop.store(true, Ordering::Relaxed);
         self.handle.join().unwrap()
     }
@@ -89,7 +90,7 @@ fn last<'a>(lines: &'a [serde_json::Value], kind: &str) -> &'a serde_json::Value
 }
 
 /// The distance to the recording electrode of each site, the elbow's as measured.
-fn distance_mm(site: &str) -> f64 {
+pub fn distance_mm(site: &str) -> f64 {
     match site {
         "wrist" => 70.0,
         "elbow" => 290.0,
@@ -115,7 +116,7 @@ fn assert_analyze_reproduces(file: &Path, report: &serde_json::Value) {
 }
 
 /// A session time as the device's sample index.
-fn sample(t: &serde_json::Value) -> u64 {
+pub fn sample(t: &serde_json::Value) -> u64 {
     let s = t.as_f64().unwrap() * FS;
     assert!((s - s.round()).abs() < 1e-6, "{t} s is not on a sample");
     s.round() as u64

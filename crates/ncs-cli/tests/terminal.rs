@@ -1,12 +1,17 @@
 //! The examiner at a real terminal: `ncs acquire --protocol` runs in a tmux pane, shows its
 //! full-screen view and is driven by keystrokes (`tmux send-keys`) through the worked
-//! example's protocol on the simulated patient. The screen (`tmux capture-pane`) shows the
-//! current step, the verdict rows and the supramaximal advice; the session holds the sites,
-//! the distance typed, the rejected sweep and every action in the order given; the terminal
-//! is given back as it was. tmux comes from `scripts/setup.sh --python`.
+//! example's protocol against the virtual amplifier on a real pseudo-terminal, which fires
+//! its stimulator when the exam asks and plays the patient where the test puts the electrode.
+//! The screen (`tmux capture-pane`) shows the current step, the verdict rows and the
+//! supramaximal advice; the session holds every stimulus the amplifier fired with the site
+//! the electrode was at, the distance typed, the rejected sweep and every action in the order
+//! given; the terminal is given back as it was. tmux comes from `scripts/setup.sh --python`.
 
 use crate::common::*;
 use crate::examiner::{protocol_file, segment, session_tables};
+use crate::examiner_amp::{distance_mm, sample, Amplifier};
+use ncs_block::names::canonical_site;
+use ncs_virtual_amp::{AmpConfig, Content, FiredStimulus};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -177,6 +182,7 @@ fn ended(dir: &Path, pane: &Pane) -> (i32, String) {
     (code, stderr)
 }
 
+/// `ncs acquire` of the simulated worked example, 10× faster than real time.
 fn acquire_args<'a>(file: &'a str, protocol: &'a str) -> Vec<&'a str> {
     vec![
         "acquire",
@@ -188,6 +194,21 @@ fn acquire_args<'a>(file: &'a str, protocol: &'a str) -> Vec<&'a str> {
         protocol,
         "--record",
         file,
+    ]
+}
+
+/// `ncs acquire` of the amplifier at `source` (`serial:PATH`), the subject's age entered.
+fn amp_acquire_args<'a>(source: &'a str, file: &'a str, protocol: &'a str) -> Vec<&'a str> {
+    vec![
+        "acquire",
+        "--source",
+        source,
+        "--protocol",
+        protocol,
+        "--record",
+        file,
+        "--subject-age",
+        "P40Y",
     ]
 }
 
@@ -218,8 +239,17 @@ fn header_phase(screen: &str) -> String {
 fn examiner_keystrokes_in_a_real_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("exam.nwb");
+    let log = dir.path().join("amp.jsonl");
     let protocol = protocol_file();
-    let args = acquire_args(file.to_str().unwrap(), protocol.to_str().unwrap());
+    // The amplifier plays the worked example's patient, its stream's clock twice real time.
+    let scenario = ncs_sim::scenario("median-worked-example").unwrap();
+    let mut cfg = AmpConfig::new(Content::Patient(Box::new(scenario)));
+    cfg.speed = 2.0;
+    cfg.fault_log = Some(log.clone());
+    let amp = Amplifier::start(cfg);
+    amp.place("wrist");
+    let source = format!("serial:{}", amp.path.display());
+    let args = amp_acquire_args(&source, file.to_str().unwrap(), protocol.to_str().unwrap());
     let pane = Pane::start(dir.path(), &script(dir.path(), &args));
 
     // The view comes up at the first step, paused, with the keys' help.
@@ -240,7 +270,8 @@ fn examiner_keystrokes_in_a_real_terminal() {
         row_with(&s, &["plateau at", "give +20 % ="]).is_some(),
         "{s}"
     );
-    // Elbow.
+    // Elbow: the electrode moves, then the step.
+    amp.place("elbow");
     pane.keys(&["n"]);
     let s = pane.wait("the elbow step", |s| s.contains("step 2/3"));
     assert!(s.contains("right median motor elbow"), "{s}");
@@ -278,6 +309,7 @@ fn examiner_keystrokes_in_a_real_terminal() {
         header_phase(s).starts_with("complete")
     });
     // Upper arm.
+    amp.place("upper arm");
     pane.keys(&["n"]);
     pane.wait_for("step 3/3");
     pane.keys(&["g"]);
@@ -311,6 +343,7 @@ fn examiner_keystrokes_in_a_real_terminal() {
     pane.keys(&["q"]);
     let (code, stderr) = ended(dir.path(), &pane);
     assert_eq!(code, 0, "ncs acquire failed: {stderr}");
+    let summary = amp.finish();
     // Back on the main screen: the end-of-study summary, and no view left over.
     let end = pane.capture(200);
     assert!(end.contains("study steps:"), "{end}");
@@ -371,10 +404,21 @@ fn examiner_keystrokes_in_a_real_terminal() {
         .collect();
     assert_eq!(rejected.len(), 1, "{stimuli:?}");
     assert!(close(Some(rejected[0])), "{rejected:?} vs {rejected_t}");
-    for s in stimuli {
-        if s["site"] == "elbow" {
-            assert_eq!(s["distance_mm"], 290.0, "rewritten when typed: {s}");
-        }
+    // Each stimulus the amplifier fired (as it logged it), at its instant, with the site the
+    // electrode was at, the intensity fired and the distance (the elbow's as typed).
+    let fired: Vec<FiredStimulus> = ncs_virtual_amp::read_stimulus_log(&log).unwrap();
+    assert_eq!(fired, summary.stimuli);
+    assert_eq!(stimuli.len(), fired.len(), "{stimuli:?}");
+    for (s, f) in stimuli.iter().zip(&fired) {
+        assert_eq!(sample(&s["start_time"]), f.sample_index, "{s} {f:?}");
+        let site = canonical_site(&f.placement.as_ref().unwrap().site);
+        assert_eq!(s["site"], site.as_str(), "{s} {f:?}");
+        assert_eq!(s["distance_mm"], distance_mm(&site), "{s}");
+        let ma = s["intensity_ma"].as_f64().unwrap();
+        assert!(
+            (ma - f64::from(f.intensity_ua) / 1000.0).abs() < 1e-9,
+            "{s} {f:?}"
+        );
     }
     let actions = t["actions"].as_array().unwrap();
     let names: Vec<&str> = actions
