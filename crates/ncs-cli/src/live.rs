@@ -292,6 +292,7 @@ fn run_live<S: Source + 'static>(
 ) -> anyhow::Result<()> {
     let info = source.info().clone();
     let tags = source.tags().to_vec();
+    let provenance = source.provenance();
     let criteria = crate::analyze::load_criteria(&opts.criteria)?;
     let (study, exam) = match plan {
         Some(Planned::Exam(e)) => (Some(e.study.clone()), Some(*e)),
@@ -330,6 +331,9 @@ fn run_live<S: Source + 'static>(
                 "sensory": pc.sensory,
             });
             writer.set_text("pipeline_config", &config.to_string())?;
+            for (name, text) in &provenance {
+                writer.set_text(name, text)?;
+            }
             match (&exam, &opts.protocol) {
                 // The protocol as followed (canonical names; distances as measured are
                 // written again as the examiner enters them).

@@ -1,6 +1,6 @@
 //! `ncs acquire --record`: a recording killed with SIGKILL keeps what was flushed (sessions
 //! are flushed at least once a second, with SWMR), and the study protocol given with
-//! `--protocol` is kept in the session.
+//! `--protocol` is kept in the session (without it, the simulated scenario that was played).
 
 use crate::common::*;
 use std::io::{BufRead, BufReader};
@@ -233,5 +233,15 @@ sites = [
         "--json",
     ]);
     assert!(out.status.success());
-    assert!(session_texts(&bare).get("study_protocol").is_none());
+    let texts = session_texts(&bare);
+    assert!(texts.get("study_protocol").is_none(), "{texts}");
+    // The simulated study's sites, distances and intensities came from its scenario: that is
+    // kept instead, and it is the scenario that was played.
+    let stored = texts["scenario"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no scenario in ncs_text: {texts}"));
+    let played = ncs_sim::scenario("median-worked-example").unwrap();
+    let got = ncs_sim::Scenario::from_toml_str(stored)
+        .unwrap_or_else(|e| panic!("stored scenario does not parse: {e}\n{stored}"));
+    assert_eq!(got, played);
 }

@@ -68,6 +68,7 @@ with h5py.File(path, "r") as h:
     for k in [
         "ncs_version",
         "pipeline_config",
+        "scenario",
         "latency",
         "pipeline_summary",
     ] {

@@ -290,6 +290,10 @@ impl<S: Source> Source for ExamSource<S> {
         Ok(outcome)
     }
 
+    fn provenance(&self) -> Vec<(String, String)> {
+        self.inner.provenance()
+    }
+
     fn can_fire(&self) -> bool {
         self.inner.can_fire()
     }

@@ -133,6 +133,12 @@ pub trait Source: Send {
         marks: &mut Vec<StimulusMark>,
     ) -> Result<ReadOutcome, SourceError>;
 
+    /// Named texts that say what the source plays, beyond [`SourceInfo::description`] (a
+    /// simulator's scenario as TOML), for a recorded session to keep with its samples.
+    fn provenance(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
     /// Whether the source can fire a stimulator ([`Source::fire`]).
     fn can_fire(&self) -> bool {
         false
@@ -158,6 +164,10 @@ impl<S: Source + ?Sized> Source for Box<S> {
 
     fn tags(&self) -> &[StimulusTag] {
         (**self).tags()
+    }
+
+    fn provenance(&self) -> Vec<(String, String)> {
+        (**self).provenance()
     }
 
     fn read(

@@ -149,6 +149,15 @@ impl Source for SimSource {
         &self.tags
     }
 
+    /// The scenario (TOML) the simulated amplifier plays: its nerves, sites, distances,
+    /// pathology, noise and seed, which reproduce every sample.
+    fn provenance(&self) -> Vec<(String, String)> {
+        match self.study.scenario().to_toml_string() {
+            Ok(toml) => vec![("scenario".to_owned(), toml)],
+            Err(_) => Vec::new(),
+        }
+    }
+
     fn read(
         &mut self,
         out: &mut [f32],
