@@ -355,22 +355,11 @@ impl Baseline {
                     }
                 }
                 None => {
-                    // A refined τ: its values by a running product, exact every block, until it
-                    // falls below the columns' floor (and never into subnormal numbers).
-                    let d = (-rate).exp();
-                    let mut i = from.max(start);
-                    while i < to {
-                        let p = (-((i - start) as f64) * rate).exp();
-                        if p < TAIL_FLOOR {
-                            break;
-                        }
-                        let mut v = e * p;
-                        let end = (i + ROTATION_BLOCK).min(to);
-                        for o in &mut out[i..end] {
-                            *o -= v;
-                            v *= d;
-                        }
-                        i = end;
+                    // A refined τ: its values by running products, until it falls below the
+                    // columns' floor (and never into subnormal numbers).
+                    let a = from.max(start);
+                    if a < to {
+                        subtract_decaying(&mut out[a..to], a - start, rate, e);
                     }
                 }
             }
@@ -660,20 +649,86 @@ fn smoothed_tail_into(kernel: &[f64], rate: f64, q0: isize, e: f64, out: &mut [f
         .enumerate()
         .map(|(m, w)| w * (-((m as isize - half) as f64) * rate).exp())
         .sum();
+    if k < out.len() {
+        // Here q = q0 + k ≥ half ≥ 0.
+        let q = (q0 + k as isize).max(0) as usize;
+        subtract_decaying(&mut out[k..], q, rate, e * gain);
+    }
+}
+
+/// Lanes of the running products below: independent chains, so that a sample does not wait on
+/// the previous sample's multiplication. Each block of [`ROTATION_BLOCK`] samples starts from
+/// an exact value again, so rounding never accumulates over more than a block.
+const DECAY_LANES: usize = 8;
+
+/// `e^{−rate·l}` for the lanes `l`, and the lanes' step `e^{−rate·DECAY_LANES}`.
+#[inline]
+fn decay_offsets(rate: f64) -> ([f64; DECAY_LANES], f64) {
     let d = (-rate).exp();
-    while k < out.len() {
-        let q = q0 + k as isize;
-        let p = (-(q as f64) * rate).exp();
+    let mut offsets = [1.0; DECAY_LANES];
+    for l in 1..DECAY_LANES {
+        offsets[l] = offsets[l - 1] * d;
+    }
+    (offsets, offsets[DECAY_LANES - 1] * d)
+}
+
+/// `Σᵢ x[i]·e^{−rate·(j0 + i)}`, stopping where the exponential falls below [`TAIL_FLOOR`] (at a
+/// block's start).
+fn decaying_dot(x: &[f64], j0: usize, rate: f64) -> f64 {
+    const L: usize = DECAY_LANES;
+    let (offsets, step) = decay_offsets(rate);
+    let mut acc = [0.0; L];
+    let mut i = 0;
+    while i < x.len() {
+        // Exact at each block's start.
+        let p = (-((j0 + i) as f64) * rate).exp();
         if p < TAIL_FLOOR {
             break;
         }
-        let mut v = e * gain * p;
-        let end = (k + ROTATION_BLOCK).min(out.len());
-        for o in &mut out[k..end] {
-            *o -= v;
-            v *= d;
+        let end = (i + ROTATION_BLOCK).min(x.len());
+        let mut e = offsets.map(|o| p * o);
+        let chunks = x[i..end].chunks_exact(L);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for l in 0..L {
+                acc[l] += c[l] * e[l];
+                e[l] *= step;
+            }
         }
-        k = end;
+        for (l, &xv) in rest.iter().enumerate() {
+            acc[l] += xv * e[l];
+        }
+        i = end;
+    }
+    acc.iter().sum()
+}
+
+/// `out[i] −= scale·e^{−rate·(j0 + i)}`, stopping where the exponential falls below
+/// [`TAIL_FLOOR`] (at a block's start).
+fn subtract_decaying(out: &mut [f64], j0: usize, rate: f64, scale: f64) {
+    const L: usize = DECAY_LANES;
+    let (offsets, step) = decay_offsets(rate);
+    let mut i = 0;
+    while i < out.len() {
+        // Exact at each block's start.
+        let p = (-((j0 + i) as f64) * rate).exp();
+        if p < TAIL_FLOOR {
+            break;
+        }
+        let end = (i + ROTATION_BLOCK).min(out.len());
+        let mut e = offsets.map(|o| scale * p * o);
+        let chunks = out[i..end].chunks_exact_mut(L);
+        for c in chunks {
+            for l in 0..L {
+                c[l] -= e[l];
+                e[l] *= step;
+            }
+        }
+        let done = (end - i) / L * L;
+        for (l, o) in out[i + done..end].iter_mut().enumerate() {
+            *o -= e[l];
+        }
+        i = end;
     }
 }
 
@@ -1083,23 +1138,8 @@ impl Sums {
                     self.gey[t] += dot(&x[a2..a2 + (j1 - j0)], &tail[j0..j1]);
                 }
             }
-            TailColumn::Rate(_) => {
-                // A running product, made exact again every block (see `ROTATION_BLOCK`).
-                let mut acc = 0.0;
-                let mut j = j0;
-                while j < jb {
-                    let mut e = pow(j);
-                    if e < TAIL_FLOOR {
-                        break;
-                    }
-                    let end = (j + ROTATION_BLOCK).min(jb);
-                    for &xi in &x[s + j..s + end] {
-                        acc += xi * e;
-                        e *= d;
-                    }
-                    j = end;
-                }
-                self.gey[t] += acc;
+            TailColumn::Rate(r) => {
+                self.gey[t] += decaying_dot(&x[s + j0..s + jb], j0, r);
             }
         }
         let (pa, pb) = (pow(j0), pow(jb));

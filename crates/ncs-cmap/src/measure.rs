@@ -24,7 +24,9 @@
 //!    amplitude below baseline. When that level stands clear of the noise (`≥ 3σ_w`) it is found
 //!    directly by walking back from the peak. Otherwise the walk stops at `3σ_w` and a model of
 //!    the foot (zero, then a power of time), fitted to the quiet samples before and the edge
-//!    after, is followed down to the 2 % level (see `onset_from`).
+//!    after, is followed down to the 2 % level (see `onset_from`). The passes of step 8 that
+//!    only place the quiet ranges use the level crossing; the foot is followed for the
+//!    response kept.
 //! 7. **Negative phase end** (first return to baseline after the peak), **area** (trapezoid of the
 //!    raw samples between onset and that return), **positive peak** (parabola again), **total
 //!    duration** (onset → the point from which the signal stays within max(2 %, 3σ_w) of
@@ -167,6 +169,12 @@ struct Found {
     tail_overlap: bool,
     search_start: usize,
     dip: bool,
+    /// Sample of the smoothed peak (where the onset is walked back from).
+    top: usize,
+    /// Whether `onset` is still the level crossing (the foot model not yet followed down to
+    /// the 2 % level, nor the checks that depend on the onset made: see
+    /// [`Measurer::settle_onset`]).
+    coarse: bool,
 }
 
 struct Pass {
@@ -285,7 +293,7 @@ impl Measurer {
             buf.clear();
             buf.reserve(n);
         }
-        let mut pass = self.pass(x, fs, &model, s, b_end, search_start, scratch, false);
+        let mut pass = self.pass(x, fs, &model, b_end, search_start, scratch, false);
         // The model of the whole sweep as quiet: the null hypothesis below, the second search
         // when nothing was found, and step 9's start when nothing is found in the end.
         let h0 = fit_baseline(
@@ -305,7 +313,7 @@ impl Measurer {
                 // stays in place when the response stands (the null residual absorbed part of
                 // it, and the refits below may all be skipped).
                 scratch.swap_residuals();
-                let null_pass = self.pass(x, fs, &h0, s, b_end, search_start, scratch, true);
+                let null_pass = self.pass(x, fs, &h0, b_end, search_start, scratch, true);
                 // The null model is a baseline only if it still fits the baseline: bent to
                 // absorb a response (a short window, where a response has no room to fall back
                 // and a drift and a mains period can follow it), it leaves the pre-stimulus
@@ -327,7 +335,7 @@ impl Measurer {
             // 8), so that the response it absorbed in part leaves no trace.
             if (h0.mains_hz.is_some() && model.mains_hz.is_none()) || h0.tail_tau_ms.is_some() {
                 scratch.swap_residuals();
-                let again = self.pass(x, fs, &h0, s, b_end, search_start, scratch, false);
+                let again = self.pass(x, fs, &h0, b_end, search_start, scratch, false);
                 if again.found.is_some() {
                     model = h0;
                     pass = again;
@@ -373,7 +381,11 @@ impl Measurer {
                 break;
             }
             model = refit;
-            pass = self.pass(x, fs, &model, s, b_end, search_start, scratch, false);
+            pass = self.pass(x, fs, &model, b_end, search_start, scratch, false);
+        }
+        // The onset of the response kept, from the smoothed residual of its pass (in `v`).
+        if let Some(f) = pass.found {
+            pass.found = self.settle_onset(&scratch.v, f, pass.sigma_w, pass.threshold, s, fs);
         }
         // The raw residual of the kept model, for the area and the baseline checks.
         model.residual_into(x, self.sign(), 1e3, scratch.cols.active(), &mut scratch.u);
@@ -491,7 +503,6 @@ impl Measurer {
         x: &[f64],
         fs: f64,
         model: &Baseline,
-        s: usize,
         b_end: usize,
         search_start: usize,
         scratch: &mut Scratch,
@@ -577,11 +588,19 @@ impl Measurer {
         // The foot fit does not depend on the amplitude the onset is taken at, only on where
         // the edge lies: the two calls below share it when the edge is the same.
         let mut foot = FootMemo::default();
-        let onset0 = onset_from(v, p, j0, a0, sigma_w, decide_only, &mut foot);
-        let phase = neg_end.unwrap_or((n - 1) as f64) - onset0;
-        if phase < ms(self.config.min_phase_ms) {
+        // The level crossing first: the foot model (a search) is followed only for the
+        // measurement kept (`settle_onset`), or here when the crossing alone would make the
+        // negative phase too short.
+        let min_phase = ms(self.config.min_phase_ms);
+        let phase_from = |onset: f64| neg_end.unwrap_or((n - 1) as f64) - onset;
+        let mut onset0 = onset_from(v, p, j0, a0, sigma_w, true, &mut foot);
+        if phase_from(onset0) < min_phase && !decide_only {
+            onset0 = onset_from(v, p, j0, a0, sigma_w, false, &mut foot);
+        }
+        if phase_from(onset0) < min_phase {
             return out;
         }
+        let phase = phase_from(onset0);
         if decide_only {
             // Only the presence decision was asked for: report it with the coarse markers.
             out.found = Some(Found {
@@ -594,6 +613,8 @@ impl Measurer {
                 tail_overlap,
                 search_start: j0,
                 dip: false,
+                top: p,
+                coarse: true,
             });
             return out;
         }
@@ -604,12 +625,7 @@ impl Measurer {
         let (peak, amplitude) = parabola_extremum(u, lo, hi, true)
             .filter(|&(_, a)| a > 0.0 && a < 1.5 * a0)
             .unwrap_or((p as f64, a0));
-        let onset = onset_from(v, p, j0, amplitude, sigma_w, false, &mut foot);
-        if let Some(max) = self.config.max_onset_ms {
-            if onset > s as f64 + ms(max) {
-                return out;
-            }
-        }
+        let onset = onset_from(v, p, j0, amplitude, sigma_w, true, &mut foot);
         // Following positive peak.
         let pos_peak = neg_end.and_then(|r| {
             let r0 = r.ceil() as usize;
@@ -671,12 +687,6 @@ impl Measurer {
                 run = 0;
             }
         }
-        // Initial positive dip: a significant deflection the other way in the 2 ms before onset.
-        let dip_from = (onset - ms(2.0)).max(j0 as f64) as usize;
-        let dip_level = (3.0 * k / 5.0 * sigma_w).max(0.05 * amplitude);
-        let dip = v[dip_from..(onset.floor() as usize).max(dip_from)]
-            .iter()
-            .any(|&val| val < -dip_level);
         out.found = Some(Found {
             onset,
             peak,
@@ -686,9 +696,57 @@ impl Measurer {
             end,
             tail_overlap,
             search_start: j0,
-            dip,
+            dip: false,
+            top: p,
+            coarse: true,
         });
         out
+    }
+
+    /// Step 6 for the response kept: the onset at 2 % of the negative-peak amplitude (the foot
+    /// model followed down when that level is in the noise), then what depends on it: the
+    /// latest onset allowed and the initial positive dip. `v` is the smoothed residual of the
+    /// pass that found `f`, `k` its threshold (in σ_w). `None` when the onset is too late.
+    fn settle_onset(
+        &self,
+        v: &[f64],
+        f: Found,
+        sigma_w: f64,
+        k: f64,
+        s: usize,
+        fs: f64,
+    ) -> Option<Found> {
+        if !f.coarse {
+            return Some(f);
+        }
+        let ms = |t: f64| t * 1e-3 * fs;
+        let j0 = f.search_start;
+        let onset = onset_from(
+            v,
+            f.top,
+            j0,
+            f.amplitude,
+            sigma_w,
+            false,
+            &mut FootMemo::default(),
+        );
+        if let Some(max) = self.config.max_onset_ms {
+            if onset > s as f64 + ms(max) {
+                return None;
+            }
+        }
+        // Initial positive dip: a significant deflection the other way in the 2 ms before onset.
+        let dip_from = (onset - ms(2.0)).max(j0 as f64) as usize;
+        let dip_level = (3.0 * k / 5.0 * sigma_w).max(0.05 * f.amplitude);
+        let dip = v[dip_from..(onset.floor() as usize).max(dip_from)]
+            .iter()
+            .any(|&val| val < -dip_level);
+        Some(Found {
+            onset,
+            dip,
+            coarse: false,
+            ..f
+        })
     }
 }
 
