@@ -1579,8 +1579,12 @@ pub(crate) fn fit_baseline(
 const TAIL_REFINE_SIGMAS: f64 = 5.0;
 /// Longest τ (ms) a refinement may reach beyond the grid's last.
 const TAIL_TAU_MAX_MS: f64 = 10.0;
+/// Tolerance of the refined ln τ (0.5 % of τ).
+const TAIL_REFINE_TOLERANCE: f64 = 0.005;
+/// Most evaluations of the residual a refinement makes.
+const TAIL_REFINE_MAX_EVALUATIONS: usize = 20;
 
-/// Refines the τ of the tail in `terms` (a grid τ) by a golden-section search of the residual
+/// Refines the τ of the tail in `terms` (a grid τ) by a bounded Brent search of the residual
 /// sum of squares over log τ between the neighbouring grid values (beyond the grid's ends, a
 /// factor 1.7 below its first and up to [`TAIL_TAU_MAX_MS`]). Returns the refined model when it
 /// fits better than `grid_rss`.
@@ -1614,29 +1618,91 @@ fn refine_tail(
         sums.set_refined_tail(x, ranges, cols, 1.0 / (tau * 1e-3 * fs));
         sums.solve(refined)
     };
-    let score = |r: &Option<(Baseline, f64)>| r.as_ref().map_or(f64::INFINITY, |(_, rss)| *rss);
-    let (mut a, mut b) = (lo.ln(), hi.ln());
-    let g = 0.5 * (5f64.sqrt() - 1.0);
-    let (mut c, mut d) = (b - g * (b - a), a + g * (b - a));
-    let (mut fc, mut fd) = (eval(c), eval(d));
-    // Ten steps (0.618¹⁰ of the bracket) narrow it to under 1 % of τ between grid values (a
-    // bracket of a factor 2.9), 1.5 % beyond the grid's last (a factor 5.9).
-    for _ in 0..10 {
-        if score(&fc) <= score(&fd) {
-            b = d;
-            d = c;
-            fd = fc;
-            c = b - g * (b - a);
-            fc = eval(c);
-        } else {
-            a = c;
-            c = d;
-            fc = fd;
-            d = a + g * (b - a);
-            fd = eval(d);
+    // Brent's minimisation over ln τ (bounded, as scipy's `fminbound`): parabolic steps
+    // where the residual is smooth, golden-section steps otherwise, to a tolerance of 0.5 % of
+    // τ. The residual near its minimum is close to a parabola, so this takes about half the
+    // evaluations of golden-section search alone.
+    let mut best: Option<(Baseline, f64)> = None;
+    let mut score = |ln_tau: f64| -> f64 {
+        match eval(ln_tau) {
+            Some((model, rss)) => {
+                if best.as_ref().is_none_or(|(_, b)| rss < *b) {
+                    best = Some((model, rss));
+                }
+                rss
+            }
+            None => f64::INFINITY,
         }
+    };
+    let sqrt_eps = f64::EPSILON.sqrt();
+    let golden = 0.5 * (3.0 - 5f64.sqrt());
+    let (mut a, mut b) = (lo.ln(), hi.ln());
+    let mut xf = a + golden * (b - a);
+    let (mut nfc, mut fulc) = (xf, xf);
+    let (mut rat, mut e) = (0.0f64, 0.0f64);
+    let mut fx = score(xf);
+    let (mut ffulc, mut fnfc) = (fx, fx);
+    let mut xm = 0.5 * (a + b);
+    let mut tol1 = sqrt_eps * xf.abs() + TAIL_REFINE_TOLERANCE / 3.0;
+    let mut tol2 = 2.0 * tol1;
+    let mut evaluations = 1;
+    while (xf - xm).abs() > tol2 - 0.5 * (b - a) && evaluations < TAIL_REFINE_MAX_EVALUATIONS {
+        let mut golden_step = true;
+        if e.abs() > tol1 {
+            golden_step = false;
+            let r = (xf - nfc) * (fx - ffulc);
+            let mut q = (xf - fulc) * (fx - fnfc);
+            let mut p = (xf - fulc) * q - (xf - nfc) * r;
+            q = 2.0 * (q - r);
+            if q > 0.0 {
+                p = -p;
+            }
+            q = q.abs();
+            let r = e;
+            e = rat;
+            if p.abs() < (0.5 * q * r).abs() && p > q * (a - xf) && p < q * (b - xf) {
+                rat = p / q;
+                let x = xf + rat;
+                if (x - a) < tol2 || (b - x) < tol2 {
+                    rat = if xm >= xf { tol1 } else { -tol1 };
+                }
+            } else {
+                golden_step = true;
+            }
+        }
+        if golden_step {
+            e = if xf >= xm { a - xf } else { b - xf };
+            rat = golden * e;
+        }
+        let x = xf + if rat >= 0.0 { 1.0 } else { -1.0 } * rat.abs().max(tol1);
+        let fu = score(x);
+        evaluations += 1;
+        if fu <= fx {
+            if x >= xf {
+                a = xf;
+            } else {
+                b = xf;
+            }
+            (fulc, ffulc) = (nfc, fnfc);
+            (nfc, fnfc) = (xf, fx);
+            (xf, fx) = (x, fu);
+        } else {
+            if x < xf {
+                a = x;
+            } else {
+                b = x;
+            }
+            if fu <= fnfc || nfc == xf {
+                (fulc, ffulc) = (nfc, fnfc);
+                (nfc, fnfc) = (x, fu);
+            } else if fu <= ffulc || fulc == xf || fulc == nfc {
+                (fulc, ffulc) = (x, fu);
+            }
+        }
+        xm = 0.5 * (a + b);
+        tol1 = sqrt_eps * xf.abs() + TAIL_REFINE_TOLERANCE / 3.0;
+        tol2 = 2.0 * tol1;
     }
-    let best = if score(&fc) <= score(&fd) { fc } else { fd };
     match best {
         Some((model, rss)) if rss < grid_rss => Some(model),
         _ => None,
