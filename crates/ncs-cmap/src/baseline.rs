@@ -46,6 +46,9 @@ pub(crate) struct Columns {
     ramp: Vec<f64>,
     /// sin ω₁i, cos ω₁i, sin ω₂i, cos ω₂i.
     trig: [Vec<f64>; 4],
+    /// Per candidate `k`, per harmonic `h + 2` (of 2 to [`MAX_MAINS_HARMONICS`]): its sine at
+    /// `2·(k·MH + h)`, its cosine next.
+    harm: [Vec<f64>; 4 * MH],
     /// Per τ: `1/(τ·fs)`, the decay exponent per sample.
     rate: [f64; NT],
     /// Per τ: `exp(−j·rate)` for j from 0 until it falls below [`TAIL_FLOOR`] (or `len`).
@@ -102,27 +105,21 @@ impl Columns {
         }
         self.ramp.clear();
         self.ramp.extend((0..len).map(|i| i as f64));
-        // e^{iωi} as e^{iω·(start of its block)}·e^{iω·(offset in the block)}: two roundings
-        // from the exact value wherever i lies (a running rotation would drift), for a sine and
-        // cosine per block rather than per sample.
-        for k in 0..2 {
-            let (sines, cosines) = self.trig.split_at_mut(2 * k + 1);
-            let (sin_col, cos_col) = (&mut sines[2 * k], &mut cosines[0]);
-            sin_col.clear();
-            cos_col.clear();
+        for (c, col) in self.trig.iter_mut().enumerate() {
+            col.clear();
+            if c / 2 < m {
+                let w = std::f64::consts::TAU * self.freqs[c / 2] / fs;
+                fill_phasor_column(w, len, c % 2 == 1, col);
+            }
+        }
+        for (c, col) in self.harm.iter_mut().enumerate() {
+            let (k, h, cosine) = (c / (2 * MH), (c / 2) % MH, c % 2 == 1);
+            col.clear();
             if k >= m {
                 continue;
             }
-            let w = std::f64::consts::TAU * self.freqs[k] / fs;
-            let table: [Cx; POW_BLOCK] = std::array::from_fn(|j| Cx::cis(w * j as f64));
-            for start in (0..len).step_by(POW_BLOCK) {
-                let base = Cx::cis(w * start as f64);
-                for z in table.iter().take(len - start) {
-                    let z = base.mul(*z);
-                    sin_col.push(z.im);
-                    cos_col.push(z.re);
-                }
-            }
+            let w = (h + 2) as f64 * std::f64::consts::TAU * self.freqs[k] / fs;
+            fill_phasor_column(w, len, cosine, col);
         }
         for (t, tau) in TAUS_MS.iter().enumerate() {
             let rate = 1.0 / (tau * 1e-3 * fs);
@@ -207,6 +204,33 @@ impl Columns {
 
     fn omega(&self, k: usize) -> f64 {
         std::f64::consts::TAU * self.freqs[k] / self.fs
+    }
+
+    /// Sine and cosine columns of harmonics 2 to [`MAX_MAINS_HARMONICS`] of mains candidate `k`
+    /// (see [`HarmonicColumns`]).
+    pub(crate) fn harmonics(&self, k: usize) -> Option<HarmonicColumns<'_>> {
+        let cols = self.harm.get(2 * k * MH..2 * (k + 1) * MH)?;
+        cols.iter()
+            .all(|c| c.len() == self.len)
+            .then_some(HarmonicColumns(cols))
+    }
+}
+
+/// `sin((h+2)ωi)` and `cos((h+2)ωi)` of one mains fundamental ω, for `h` in `0..MH`, as columns
+/// over the sample index (sine at `2h`, cosine at `2h + 1`).
+#[derive(Clone, Copy)]
+pub(crate) struct HarmonicColumns<'a>(&'a [Vec<f64>]);
+
+/// `sin(w·i)` (or `cos`) for `i` in `0..len` into `col`: `e^{iwi}` as `e^{iw·(start of its
+/// block)}·e^{iw·(offset in the block)}`, two roundings from the exact value wherever `i` lies.
+fn fill_phasor_column(w: f64, len: usize, cosine: bool, col: &mut Vec<f64>) {
+    let table: [Cx; POW_BLOCK] = std::array::from_fn(|j| Cx::cis(w * j as f64));
+    for start in (0..len).step_by(POW_BLOCK) {
+        let base = Cx::cis(w * start as f64);
+        for z in table.iter().take(len - start) {
+            let z = base.mul(*z);
+            col.push(if cosine { z.re } else { z.im });
+        }
     }
 }
 
@@ -437,6 +461,11 @@ impl Baseline {
         self.omega.map(|(w, _)| w)
     }
 
+    /// Mains candidate (its index in the [`Columns`]) of the mains term kept, if any.
+    pub(crate) fn mains_candidate(&self) -> Option<usize> {
+        self.omega.map(|(_, k)| k)
+    }
+
     /// Amplitude of the fitted mains sinusoid (volts, peak).
     pub(crate) fn mains_amplitude(&self) -> f64 {
         if self.omega.is_some() {
@@ -512,6 +541,7 @@ pub(crate) fn fit_harmonics(
     r: &[f64],
     ranges: &[(usize, usize)],
     omega: f64,
+    columns: Option<HarmonicColumns<'_>>,
     h_max: usize,
     min_share: f64,
 ) -> Option<Harmonics> {
@@ -544,14 +574,24 @@ pub(crate) fn fit_harmonics(
             );
             *em = em.add(sum);
         }
-        for_each_harmonic_phasor(omega, from, to, |i, re, im| {
-            let y = r[i];
-            rr += y * y;
-            for h in 0..MH {
-                br[h] += y * re[h];
-                bi[h] += y * im[h];
+        match columns {
+            Some(HarmonicColumns(c)) if c.iter().all(|c| c.len() >= to) => {
+                let (yy, d) = harmonic_dots(&r[from..to], std::array::from_fn(|j| &c[j][from..to]));
+                rr += yy;
+                for h in 0..MH {
+                    bi[h] += d[2 * h];
+                    br[h] += d[2 * h + 1];
+                }
             }
-        });
+            _ => for_each_harmonic_phasor(omega, from, to, |i, re, im| {
+                let y = r[i];
+                rr += y * y;
+                for h in 0..MH {
+                    br[h] += y * re[h];
+                    bi[h] += y * im[h];
+                }
+            }),
+        }
     }
     if n <= 2 * q {
         return None;
@@ -596,9 +636,47 @@ pub(crate) fn fit_harmonics(
     })
 }
 
+/// `Σ y²` and `Σ y·cⱼ` for each column, with independent accumulators so that the loop
+/// vectorises.
+fn harmonic_dots(y: &[f64], cols: [&[f64]; 2 * MH]) -> (f64, [f64; 2 * MH]) {
+    const L: usize = 4;
+    let body = y.len() - y.len() % L;
+    let (mut yy, mut acc) = ([0.0; L], [[0.0; L]; 2 * MH]);
+    let mut i = 0;
+    while i < body {
+        let yv: [f64; L] = std::array::from_fn(|l| y[i + l]);
+        for l in 0..L {
+            yy[l] += yv[l] * yv[l];
+        }
+        for (a, col) in acc.iter_mut().zip(&cols) {
+            let c = &col[i..i + L];
+            for l in 0..L {
+                a[l] += yv[l] * c[l];
+            }
+        }
+        i += L;
+    }
+    let mut out = acc.map(|a| a.iter().sum::<f64>());
+    let mut sum_yy = yy.iter().sum::<f64>();
+    for j in body..y.len() {
+        sum_yy += y[j] * y[j];
+        for (o, col) in out.iter_mut().zip(&cols) {
+            *o += y[j] * col[j];
+        }
+    }
+    (sum_yy, out)
+}
+
 impl Harmonics {
-    /// Writes `x[i] − k·harmonics(i)` into `out` for every sample.
-    pub(crate) fn subtract_into(&self, x: &[f64], k: f64, out: &mut Vec<f64>) {
+    /// Writes `x[i] − k·harmonics(i)` into `out` for every sample, from `columns` when they
+    /// are the harmonics' (and long enough).
+    pub(crate) fn subtract_into(
+        &self,
+        x: &[f64],
+        k: f64,
+        columns: Option<HarmonicColumns<'_>>,
+        out: &mut Vec<f64>,
+    ) {
         out.clear();
         out.extend_from_slice(x);
         let mut cs = [0.0; MH];
@@ -606,6 +684,17 @@ impl Harmonics {
         for h in 0..self.count {
             cs[h] = k * self.coef[2 * h];
             cc[h] = k * self.coef[2 * h + 1];
+        }
+        if let Some(HarmonicColumns(c)) = columns {
+            if c.iter().all(|c| c.len() >= x.len()) {
+                for h in 0..self.count {
+                    let (sin, cos) = (&c[2 * h][..x.len()], &c[2 * h + 1][..x.len()]);
+                    for ((o, &s), &co) in out.iter_mut().zip(sin).zip(cos) {
+                        *o -= cs[h] * s + cc[h] * co;
+                    }
+                }
+                return;
+            }
         }
         for_each_harmonic_phasor(self.omega, 0, x.len(), |i, re, im| {
             let mut v = 0.0;
@@ -1770,30 +1859,44 @@ mod tests {
                     .sum()
             })
             .collect();
-        let h = fit_harmonics(&r, &[(0, 390), (700, 2400)], w, 5, 0.2).expect("harmonics");
-        assert_eq!(h.count, 4);
-        for (k, (s, c)) in want.iter().enumerate() {
-            assert!(
-                (h.coef[2 * k] - s).abs() < 1e-9,
-                "sine {k}: {}",
-                h.coef[2 * k]
-            );
-            assert!(
-                (h.coef[2 * k + 1] - c).abs() < 1e-9,
-                "cosine {k}: {}",
-                h.coef[2 * k + 1]
-            );
+        // By rotating phasors, and from the columns of the second mains candidate (50 Hz).
+        let mut cols = Columns::default();
+        cols.prepare(20_000.0, &[60.0, 50.0], r.len(), &[1.0]);
+        let columns = cols.harmonics(1);
+        assert!(columns.is_some());
+        for columns in [None, columns] {
+            let h =
+                fit_harmonics(&r, &[(0, 390), (700, 2400)], w, columns, 5, 0.2).expect("harmonics");
+            assert_eq!(h.count, 4);
+            for (k, (s, c)) in want.iter().enumerate() {
+                assert!(
+                    (h.coef[2 * k] - s).abs() < 1e-9,
+                    "sine {k}: {}",
+                    h.coef[2 * k]
+                );
+                assert!(
+                    (h.coef[2 * k + 1] - c).abs() < 1e-9,
+                    "cosine {k}: {}",
+                    h.coef[2 * k + 1]
+                );
+            }
+            let mut out = Vec::new();
+            h.subtract_into(&r, 1.0, columns, &mut out);
+            assert!(out.iter().all(|v| v.abs() < 1e-9));
         }
-        let mut out = Vec::new();
-        h.subtract_into(&r, 1.0, &mut out);
-        assert!(out.iter().all(|v| v.abs() < 1e-9));
+        // Columns shorter than the samples are not used.
+        let mut short = Columns::default();
+        short.prepare(20_000.0, &[50.0], 1000, &[1.0]);
+        let h = fit_harmonics(&r, &[(0, 390), (700, 2400)], w, short.harmonics(0), 5, 0.2)
+            .expect("harmonics");
+        assert!((h.coef[0] - 0.3).abs() < 1e-9);
         // Nothing but noise-free harmonics below the share asked for: not removed.
         let tiny: Vec<f64> = r
             .iter()
             .enumerate()
             .map(|(i, v)| v * 1e-3 + (i % 2) as f64)
             .collect();
-        assert!(fit_harmonics(&tiny, &[(0, 390), (700, 2400)], w, 5, 0.2).is_none());
+        assert!(fit_harmonics(&tiny, &[(0, 390), (700, 2400)], w, None, 5, 0.2).is_none());
     }
 
     /// Fits with freshly prepared columns.

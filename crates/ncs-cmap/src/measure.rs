@@ -866,14 +866,18 @@ impl Measurer {
         };
         // `u` is in mV with the response's sign; `u_alt` in volts as recorded.
         let k = if present { self.sign() * 1e3 } else { 1.0 };
+        let columns = model
+            .mains_candidate()
+            .and_then(|c| scratch.cols.active().harmonics(c));
         let h = fit_harmonics(
             r,
             quiet.ranges(),
             omega,
+            columns,
             self.config.mains_harmonics,
             HARMONICS_MIN_SHARE,
         )?;
-        h.subtract_into(x, 1.0 / k, xc);
+        h.subtract_into(x, 1.0 / k, columns, xc);
         Some(h.amplitude() / k.abs() * 1e3)
     }
 }
