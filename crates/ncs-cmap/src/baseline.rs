@@ -186,10 +186,12 @@ impl Columns {
             && self.kernel == kernel
     }
 
-    /// `exp(−j·rate)` of tail `t`, from the column when it is there.
+    /// `exp(−j·rate)` of tail `t`, from the column when it is there; zero where the column
+    /// stopped at [`TAIL_FLOOR`] (as the products with the samples are).
     fn tail_pow(&self, t: usize, j: usize) -> f64 {
         match self.tails[t].get(j) {
             Some(&e) => e,
+            None if self.tails[t].len() < self.len => 0.0,
             None => (-(j as f64) * self.rate[t]).exp(),
         }
     }
@@ -719,26 +721,34 @@ impl Harmonics {
 /// wholly on the tail, `S(tail)(q) = e^{−q·rate}·Σₖ wₖ e^{(k−half)·rate}`; before, it is summed.
 fn smoothed_tail_into(kernel: &[f64], rate: f64, q0: isize, e: f64, out: &mut [f64]) {
     let half = (kernel.len() / 2) as isize;
+    // Tap m weighs the tail at q + m − half: wₘ·e^{−(m−half)·rate} times e^{−q·rate}. The
+    // exponentials of the taps by a running product from e^{half·rate} = e^{3σ/τ} (about e^{2.5}
+    // at most with the default smoothing and the grid's shortest τ).
+    let d = (-rate).exp();
+    let first = (half as f64 * rate).exp();
+    let tap = |m: usize, em: f64| kernel[m] * em;
     let mut k = 0;
     // Partial windows: the first samples, whose kernel reaches before the tail's start.
     while k < out.len() && q0 + (k as isize) < half {
         let q = q0 + k as isize;
         let mut v = 0.0;
-        for (m, w) in kernel.iter().enumerate() {
-            let j = q + m as isize - half;
-            if j >= 0 {
-                v += w * (-(j as f64) * rate).exp();
+        let mut em = first;
+        for m in 0..kernel.len() {
+            if q + m as isize >= half {
+                v += tap(m, em);
             }
+            em *= d;
         }
-        out[k] -= e * v;
+        out[k] -= e * v * (-(q as f64) * rate).exp();
         k += 1;
     }
-    let gain: f64 = kernel
-        .iter()
-        .enumerate()
-        .map(|(m, w)| w * (-((m as isize - half) as f64) * rate).exp())
-        .sum();
     if k < out.len() {
+        let mut gain = 0.0;
+        let mut em = first;
+        for m in 0..kernel.len() {
+            gain += tap(m, em);
+            em *= d;
+        }
         // Here q = q0 + k ≥ half ≥ 0.
         let q = (q0 + k as isize).max(0) as usize;
         subtract_decaying(&mut out[k..], q, rate, e * gain);

@@ -59,7 +59,7 @@ const FOOT_TOP: f64 = 0.7;
 const FOOT_EXPONENTS: [f64; 6] = [1.0, 1.5, 2.0, 3.0, 4.0, 6.0];
 /// A refit whose quiet ranges moved by at most this much (ms) from the previous fit's is
 /// skipped.
-const REFIT_TOLERANCE_MS: f64 = 0.1;
+const REFIT_TOLERANCE_MS: f64 = 0.3;
 /// Onset extrapolation: the foot model's `t₀` is first tried on every this many steps of its
 /// 0.1-sample grid (0.8 sample), then on every step around the best of those.
 const FOOT_COARSE: usize = 8;
