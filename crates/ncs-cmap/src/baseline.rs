@@ -1531,6 +1531,9 @@ pub(crate) struct Allow<'a> {
     pub(crate) drift: bool,
     /// Where an artefact tail starts, if one may be fitted.
     pub(crate) tail_start: Option<usize>,
+    /// The τ (ms) an earlier fit of the same sweep refined its tail to: a refinement looks
+    /// near it first.
+    pub(crate) tau_hint: Option<f64>,
 }
 
 /// Fits the baseline over `ranges`, adding drift, mains and tail terms one at a time (most
@@ -1662,9 +1665,16 @@ pub(crate) fn fit_baseline(
     }
     if terms.tail.is_some() && best.coef[4].abs() > TAIL_REFINE_SIGMAS * best.sigma {
         let mut sums = sums;
-        if let Some(mut model) =
-            refine_tail(&mut sums, x, ranges, cols, sample_rate_hz, terms, best_rss)
-        {
+        if let Some(mut model) = refine_tail(
+            &mut sums,
+            x,
+            ranges,
+            cols,
+            sample_rate_hz,
+            terms,
+            best_rss,
+            allow.tau_hint,
+        ) {
             model.mains_hz = terms.mains.map(|c| freqs[c]);
             best = model;
         }
@@ -1685,8 +1695,11 @@ const TAIL_REFINE_MAX_EVALUATIONS: usize = 20;
 
 /// Refines the τ of the tail in `terms` (a grid τ) by a bounded Brent search of the residual
 /// sum of squares over log τ between the neighbouring grid values (beyond the grid's ends, a
-/// factor 1.7 below its first and up to [`TAIL_TAU_MAX_MS`]). Returns the refined model when it
-/// fits better than `grid_rss`.
+/// factor 1.7 below its first and up to [`TAIL_TAU_MAX_MS`]); first within 15 % of `hint` (an
+/// earlier fit's τ in the same sweep) when it lies there, and over the whole interval only if
+/// the minimum is not inside that. Returns the refined model when it fits better than
+/// `grid_rss`.
+#[allow(clippy::too_many_arguments)]
 fn refine_tail(
     sums: &mut Sums,
     x: &[f64],
@@ -1695,6 +1708,7 @@ fn refine_tail(
     fs: f64,
     terms: Terms,
     grid_rss: f64,
+    hint: Option<f64>,
 ) -> Option<Baseline> {
     let t = terms.tail?;
     let lo = if t == 0 {
@@ -1711,19 +1725,12 @@ fn refine_tail(
         tail: Some(REFINED),
         ..terms
     };
-    let mut eval = |ln_tau: f64| -> Option<(Baseline, f64)> {
+    let mut best: Option<(Baseline, f64)> = None;
+    let mut score = |ln_tau: f64| -> f64 {
         let tau = ln_tau.exp();
         sums.refined_tau_ms = tau;
         sums.set_refined_tail(x, ranges, cols, 1.0 / (tau * 1e-3 * fs));
-        sums.solve(refined)
-    };
-    // Brent's minimisation over ln τ (bounded, as scipy's `fminbound`): parabolic steps
-    // where the residual is smooth, golden-section steps otherwise, to a tolerance of 0.5 % of
-    // τ. The residual near its minimum is close to a parabola, so this takes about half the
-    // evaluations of golden-section search alone.
-    let mut best: Option<(Baseline, f64)> = None;
-    let mut score = |ln_tau: f64| -> f64 {
-        match eval(ln_tau) {
+        match sums.solve(refined) {
             Some((model, rss)) => {
                 if best.as_ref().is_none_or(|(_, b)| rss < *b) {
                     best = Some((model, rss));
@@ -1733,9 +1740,39 @@ fn refine_tail(
             None => f64::INFINITY,
         }
     };
+    let (lo, hi) = (lo.ln(), hi.ln());
+    match hint.map(f64::ln).filter(|h| *h > lo && *h < hi) {
+        Some(h) => {
+            let (a, b) = ((h - TAIL_HINT_SPAN).max(lo), (h + TAIL_HINT_SPAN).min(hi));
+            let at = brent_minimum(&mut score, a, b);
+            let edge = 2.0 * TAIL_REFINE_TOLERANCE;
+            if (at - a < edge && a > lo) || (b - at < edge && b < hi) {
+                brent_minimum(&mut score, lo, hi);
+            }
+        }
+        None => {
+            brent_minimum(&mut score, lo, hi);
+        }
+    }
+    match best {
+        Some((model, rss)) if rss < grid_rss => Some(model),
+        _ => None,
+    }
+}
+
+/// Half-width (in ln τ) of the interval around a hint that a refinement searches first (15 %).
+const TAIL_HINT_SPAN: f64 = 0.14;
+
+/// Brent's minimisation of `f` over `[a, b]` (bounded, as scipy's `fminbound`): parabolic
+/// steps where `f` is smooth, golden-section steps otherwise, to [`TAIL_REFINE_TOLERANCE`] and at
+/// most [`TAIL_REFINE_MAX_EVALUATIONS`] evaluations. Near its minimum the residual is close to
+/// a parabola, so this takes about half the evaluations of golden-section search alone.
+/// Returns the best point.
+fn brent_minimum(f: &mut impl FnMut(f64) -> f64, a: f64, b: f64) -> f64 {
+    let score = f;
+    let (mut a, mut b) = (a, b);
     let sqrt_eps = f64::EPSILON.sqrt();
     let golden = 0.5 * (3.0 - 5f64.sqrt());
-    let (mut a, mut b) = (lo.ln(), hi.ln());
     let mut xf = a + golden * (b - a);
     let (mut nfc, mut fulc) = (xf, xf);
     let (mut rat, mut e) = (0.0f64, 0.0f64);
@@ -1802,10 +1839,7 @@ fn refine_tail(
         tol1 = sqrt_eps * xf.abs() + TAIL_REFINE_TOLERANCE / 3.0;
         tol2 = 2.0 * tol1;
     }
-    match best {
-        Some((model, rss)) if rss < grid_rss => Some(model),
-        _ => None,
-    }
+    xf
 }
 
 #[cfg(test)]
@@ -2137,6 +2171,7 @@ mod tests {
                 mains: &[50.0, 60.0],
                 drift: true,
                 tail_start: None,
+                tau_hint: None,
             },
         );
         assert!(!b.drift && b.mains_hz.is_none() && b.tail_tau_ms.is_none());
@@ -2159,6 +2194,7 @@ mod tests {
                 mains: &[50.0, 60.0],
                 drift: true,
                 tail_start: None,
+                tau_hint: None,
             },
         );
         assert_eq!(b.mains_hz, Some(60.0));
@@ -2195,12 +2231,50 @@ mod tail_tests {
                 mains: &[],
                 drift: true,
                 tail_start: Some(start),
+                tau_hint: None,
             },
         );
         assert_eq!(b.tail_tau_ms, Some(0.6));
         for i in [start, start + 5, start + 40] {
             assert!((b.at(i) - f(i)).abs() < 1e-9, "sample {i}");
             assert!((b.tail_at(i) - (f(i) - 0.5e-3)).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn an_off_grid_tau_is_refined_from_a_hint_or_without_one() {
+        // τ = 0.8 ms lies between the grid's 0.6 and 1.0 ms. A hint near it, one at the far
+        // end of its interval (the minimum outside the first search), or none: the same τ to
+        // the refinement's tolerance, and the tail removed.
+        let fs = 20_000.0;
+        let start = 210;
+        let f = |i: usize| {
+            let tail = if i >= start {
+                3e-3 * (-((i - start) as f64) / (0.8e-3 * fs)).exp()
+            } else {
+                0.0
+            };
+            0.2e-3 + tail + 1e-6 * ((i * 7919 % 101) as f64 / 50.0 - 1.0)
+        };
+        let x: Vec<f64> = (0..1200).map(f).collect();
+        for hint in [None, Some(0.82), Some(0.62), Some(5.0)] {
+            let b = fit(
+                &x,
+                &[(0, 190), (start, 1200)],
+                fs,
+                Allow {
+                    mains: &[],
+                    drift: false,
+                    tail_start: Some(start),
+                    tau_hint: hint,
+                },
+            );
+            let tau = b.tail_tau_ms.expect("a tail");
+            assert!((tau / 0.8 - 1.0).abs() < 0.01, "hint {hint:?}: τ {tau}");
+            assert!(
+                (b.tail_at(start + 10) - (f(start + 10) - 0.2e-3)).abs() < 2e-6,
+                "hint {hint:?}"
+            );
         }
     }
 }

@@ -262,6 +262,7 @@ impl Measurer {
             mains: mains_candidates,
             drift: false,
             tail_start: None,
+            tau_hint: None,
         };
         self.kernel_for(fs, &mut scratch.kernel);
         scratch
@@ -285,6 +286,7 @@ impl Measurer {
             mains: mains_candidates,
             drift: true,
             tail_start: Some(artefact_end),
+            tau_hint: None,
         };
 
         // Sized before the first measurement, whichever passes it runs, so that later sweeps of
@@ -371,9 +373,11 @@ impl Measurer {
             // samples after the response pin its other end (in a window too short for the
             // response to end, a drift would be extrapolated under the whole response).
             let after = ranges.iter().any(|&(a, _)| a as f64 > f.peak);
+            // A tail's τ is looked for near the last fit's first.
             let allow = Allow {
                 tail_start: (k > 1 && ranges[1].0 == artefact_end).then_some(artefact_end),
                 drift: after,
+                tau_hint: model.tail_tau_ms.or(h0.tail_tau_ms),
                 ..full
             };
             let refit = fit_baseline(x, ranges, fs, allow, scratch.cols.active());
