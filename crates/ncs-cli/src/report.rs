@@ -259,9 +259,47 @@ impl Analysis {
             segments: self.detector.segments(),
             patient,
             assumptions,
-            warnings: self.warnings.clone(),
+            warnings: self
+                .warnings
+                .iter()
+                .cloned()
+                .chain(polarity_warnings(&self.measurements))
+                .collect(),
         })
     }
+}
+
+/// One warning per channel and modality whose sweeps go the other way from the configured first
+/// phase (flag `opposite_polarity`) more often than not.
+fn polarity_warnings(measurements: &[Measurement]) -> Vec<String> {
+    use ncs_cmap::Flag;
+    let mut seen: Vec<((usize, Modality), usize, usize)> = Vec::new();
+    for m in measurements
+        .iter()
+        .filter(|m| !m.response.flags.contains(Flag::DataGap))
+    {
+        let key = (m.channel, m.modality);
+        let i = match seen.iter().position(|(k, _, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                seen.push((key, 0, 0));
+                seen.len() - 1
+            }
+        };
+        seen[i].1 += 1;
+        seen[i].2 += usize::from(m.response.flags.contains(Flag::OppositePolarity));
+    }
+    seen.into_iter()
+        .filter(|&(_, n, opposite)| opposite > 0 && 2 * opposite > n)
+        .map(|((channel, modality), n, opposite)| {
+            format!(
+                "channel {channel}: {opposite} of {n} {} sweeps deflect the other way from the \
+                 first phase measured (flag opposite_polarity): active and reference electrodes \
+                 swapped, or the polarity setting (--polarity) is the wrong way round",
+                modality_name(modality)
+            )
+        })
+        .collect()
 }
 
 /// The JSON row of one measurement.

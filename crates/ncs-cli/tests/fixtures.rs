@@ -132,3 +132,46 @@ fn table_output_names_the_verdicts() {
         "{text}"
     );
 }
+
+/// The worked example analysed as if its electrodes were swapped (`--polarity positive-first`):
+/// its CMAPs now deflect the other way from the first phase looked for, which every such
+/// sweep is flagged for, and the report warns about the channel once, naming the causes.
+#[test]
+fn a_study_measured_the_wrong_way_up_is_warned_about() {
+    let file = std::path::Path::new("fixtures/median-worked-example.nwb");
+    let warns = |r: &serde_json::Value| -> Vec<String> {
+        r["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|w| w.as_str())
+            .filter(|w| w.contains("opposite_polarity"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let upright = analyze_json(file, &[]);
+    assert!(warns(&upright).is_empty(), "{}", upright["warnings"]);
+    let turned = analyze_json(file, &["--polarity", "positive-first"]);
+    let w = warns(&turned);
+    assert_eq!(w.len(), 1, "{}", turned["warnings"]);
+    assert!(
+        w[0].starts_with("channel 0: ") && w[0].contains("motor"),
+        "{w:?}"
+    );
+    assert!(
+        w[0].contains("swapped") && w[0].contains("--polarity"),
+        "{w:?}"
+    );
+    let rows = turned["responses"].as_array().unwrap();
+    let flagged = rows
+        .iter()
+        .filter(|r| {
+            r["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == "opposite_polarity")
+        })
+        .count();
+    assert!(2 * flagged > rows.len(), "{flagged} of {}", rows.len());
+}

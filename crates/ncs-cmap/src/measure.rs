@@ -296,6 +296,10 @@ impl Measurer {
             buf.reserve(n);
         }
         let mut pass = self.pass(x, fs, &model, b_end, search_start, scratch, false);
+        // The largest deflection against the first phase, over the threshold (see
+        // `opposite_deflection`), from the model nothing is measured against when it is not
+        // the kept pass's.
+        let mut opposite = None;
         // The model of the whole sweep as quiet: the null hypothesis below, the second search
         // when nothing was found, and step 9's start when nothing is found in the end.
         let h0 = fit_baseline(
@@ -333,8 +337,9 @@ impl Measurer {
             // no mains term at all (a baseline shorter than a mains period cannot show one) and
             // never holds the artefact's tail: what it lacks counts as noise, or as signal, in
             // the window. Fitted over the whole sweep, the model has them; a response standing
-            // above its noise is searched for again, and when found it is measured from the quiet samples around it (step
-            // 8), so that the response it absorbed in part leaves no trace.
+            // above its noise is searched for again, and when found it is measured from the
+            // quiet samples around it (step 8), so that the response it absorbed in part leaves
+            // no trace.
             if (h0.mains_hz.is_some() && model.mains_hz.is_none()) || h0.tail_tau_ms.is_some() {
                 scratch.swap_residuals();
                 let again = self.pass(x, fs, &h0, b_end, search_start, scratch, false);
@@ -342,6 +347,9 @@ impl Measurer {
                     model = h0;
                     pass = again;
                 } else {
+                    // With nothing found, the whole sweep's model is the reference for what
+                    // goes the other way too.
+                    opposite = Some(opposite_deflection(&scratch.v, &again));
                     scratch.swap_residuals();
                 }
             }
@@ -454,6 +462,18 @@ impl Measurer {
                     response.flags.insert(Flag::UnstableBaseline);
                 }
             }
+        }
+        // A deflection the other way, above the threshold and larger than the response found
+        // (if any): the response's first phase is not the one configured.
+        let (against, over) = match (pass.found, opposite) {
+            (None, Some(o)) => o,
+            _ => opposite_deflection(&scratch.v, &pass),
+        };
+        let found = pass
+            .found
+            .map_or(pass.peak_v, |f| f.amplitude.max(pass.peak_v));
+        if over && against > found {
+            response.flags.insert(Flag::OppositePolarity);
         }
         let quiet = match pass.found {
             Some(f) => quiet_around(&f, artefact_end, b_end, n, fs),
@@ -752,6 +772,14 @@ impl Measurer {
             ..f
         })
     }
+}
+
+/// The largest deflection against the first phase in the window of `pass` (whose smoothed
+/// residual is `v`; mV) and whether it stands above the pass's detection threshold.
+fn opposite_deflection(v: &[f64], pass: &Pass) -> (f64, bool) {
+    let from = pass.search_start.min(v.len());
+    let against = v[from..].iter().fold(0.0f64, |m, &x| m.max(-x));
+    (against, against > pass.threshold * pass.sigma_w)
 }
 
 /// Samples a baseline model takes as quiet: up to three ranges, the first `count` used.

@@ -50,11 +50,16 @@ pub enum Flag {
     /// baseline), or by the end of the record. It is measured on what there is, or not at all
     /// when too little remains; an absence in it is no evidence.
     WindowTruncated,
+    /// The largest deflection after the stimulus goes the other way from the first phase the
+    /// measurement looks for, and stands above the noise: active and reference electrodes
+    /// swapped, the wrong polarity setting, or an active electrode off the motor point. What
+    /// was measured (or found absent) is not the response's first phase.
+    OppositePolarity,
 }
 
 impl Flag {
     /// Every flag, in a fixed order (the bit order of [`Flags`]).
-    pub const ALL: [Flag; 7] = [
+    pub const ALL: [Flag; 8] = [
         Flag::Saturated,
         Flag::ArtefactOverlapsOnset,
         Flag::InitialPositiveDip,
@@ -62,6 +67,7 @@ impl Flag {
         Flag::NoResponse,
         Flag::DataGap,
         Flag::WindowTruncated,
+        Flag::OppositePolarity,
     ];
 
     /// The flag's stable name (used in JSON and in sessions).
@@ -74,6 +80,7 @@ impl Flag {
             Flag::NoResponse => "no_response",
             Flag::DataGap => "data_gap",
             Flag::WindowTruncated => "window_truncated",
+            Flag::OppositePolarity => "opposite_polarity",
         }
     }
 

@@ -51,6 +51,10 @@ fn accuracy_on_simulated_grid() {
                         &mut scratch,
                     );
                     assert!(r.present, "sweep {k}: fs {fs} amp {a} noise {noise}: {r:?}");
+                    assert!(
+                        !r.flags.contains(ncs_cmap::Flag::OppositePolarity),
+                        "sweep {k}: fs {fs} amp {a} noise {noise}: {r:?}"
+                    );
                     let x = r.measures;
                     on.push((x.onset_latency_ms.unwrap() - t.onset_latency_ms).abs());
                     amp.push(
@@ -102,14 +106,51 @@ fn no_false_responses_in_1000_simulated_noise_sweeps() {
             &SweepView::new(&s.data, fs, s.stimulus_index).unwrap(),
             &mut scratch,
         );
-        if r.present {
+        // Nothing the other way either: the opposite-polarity warning has the same threshold.
+        if r.present || r.flags.contains(ncs_cmap::Flag::OppositePolarity) {
             hits.push((k, r));
         }
     }
     assert!(
         hits.is_empty(),
-        "{} false responses, first: {:?}",
+        "{} false responses or warnings, first: {:?}",
         hits.len(),
         hits.first()
     );
+}
+
+/// Electrodes swapped (or the polarity set the wrong way): the recorded CMAP is the simulator's
+/// turned over. Whatever is found, the sweep says that the largest deflection goes the other
+/// way; the same sweeps the right way up carry no such warning.
+#[test]
+fn a_cmap_recorded_upside_down_is_flagged() {
+    let m = MeasureConfig::default().build().unwrap();
+    let mut scratch = Scratch::default();
+    for (k, amp) in [0.3, 1.0, 5.0, 12.0].into_iter().enumerate() {
+        for seed in 0..3u64 {
+            let fs = [10_000.0, 20_000.0, 48_000.0][seed as usize];
+            let mut cfg = SweepConfig::new(fs, amp, 9_000 + 10 * k as u64 + seed);
+            cfg.pre_ms = 20.0;
+            cfg.impairments = impairments(10.0, seed);
+            let s = cfg.generate().unwrap();
+            let upright = m.measure(
+                &SweepView::new(&s.data, fs, s.stimulus_index).unwrap(),
+                &mut scratch,
+            );
+            assert!(upright.present, "{amp} mV seed {seed}: {upright:?}");
+            assert!(
+                !upright.flags.contains(ncs_cmap::Flag::OppositePolarity),
+                "{amp} mV seed {seed}: {upright:?}"
+            );
+            let turned: Vec<f64> = s.data.iter().map(|v| -v).collect();
+            let r = m.measure(
+                &SweepView::new(&turned, fs, s.stimulus_index).unwrap(),
+                &mut scratch,
+            );
+            assert!(
+                r.flags.contains(ncs_cmap::Flag::OppositePolarity),
+                "{amp} mV seed {seed}: {r:?}"
+            );
+        }
+    }
 }
