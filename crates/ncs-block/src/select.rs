@@ -16,7 +16,10 @@
 //! 4. The response has plateaued when there are at least two steps and the last step grew
 //!    by less than the plateau growth (default 5 %) over the step before it.
 //! 5. The chosen step is the largest (ties: the higher intensity); within it, the selected
-//!    sweep is the one whose size is nearest the step's median (ties: the earliest).
+//!    sweep is the one whose size is nearest the step's median (ties: the earliest). Of
+//!    running averages, the chosen step is the highest with a response: a SNAP only grows with
+//!    the intensity, and the few-sweep average of a ramp step is noisier than the long one
+//!    taken at the plateau.
 //! 6. When the response never plateaued, the largest is still chosen but flagged
 //!    `possibly_submaximal`: a submaximal proximal response can fake a block.
 //! 7. When no usable sweep has a response, the site has no response; the selected sweep is
@@ -175,6 +178,15 @@ pub fn select(sweeps: &[(usize, &Observation)], plateau_growth: f64) -> Selectio
             best = k;
         }
     }
+    // Rule 5, running averages: the highest step with a response. A SNAP only grows with the
+    // intensity, and its average at a step of a few sweeps is noisier (its peak biased up by
+    // the noise) than the long average taken once the plateau is reached.
+    let averaged = steps.iter().any(|(_, v)| fullest(v).is_some());
+    if averaged {
+        if let Some(k) = sizes.iter().rposition(|&s| s > 0.0) {
+            best = k;
+        }
+    }
     let best_size = sizes[best];
     let members = &steps[best].1;
     let mut pick = members[0];
@@ -210,10 +222,12 @@ pub fn select(sweeps: &[(usize, &Observation)], plateau_growth: f64) -> Selectio
     let plateau = n >= 2 && sizes[n - 1] < (1.0 + plateau_growth) * sizes[n - 2];
     if plateau {
         sel.notes.push(format!(
-            "supramaximal: the last step grew {:+.1} % (< {:.0} %) over the one before; chose the largest step ({best_size:.3} {unit}, median of {} sweep(s))",
+            "supramaximal: the last step grew {:+.1} % (< {:.0} %) over the one before; chose the {} ({best_size:.3} {unit}, {} of {} sweep(s))",
             growth_pct(sizes[n - 2], sizes[n - 1]),
             plateau_growth * 100.0,
-            members.len()
+            if averaged { "highest step with a response" } else { "largest step" },
+            if averaged { "average" } else { "median" },
+            if averaged { pick.1.averaged_sweeps } else { members.len() }
         ));
     } else {
         sel.possibly_submaximal = true;
@@ -223,9 +237,10 @@ pub fn select(sweeps: &[(usize, &Observation)], plateau_growth: f64) -> Selectio
             ));
         } else {
             sel.notes.push(format!(
-                "possibly submaximal: the last step still grew {:+.1} % (≥ {:.0} %); kept the largest ({best_size:.3} {unit})",
+                "possibly submaximal: the last step still grew {:+.1} % (≥ {:.0} %); kept the {} ({best_size:.3} {unit})",
                 growth_pct(sizes[n - 2], sizes[n - 1]),
-                plateau_growth * 100.0
+                plateau_growth * 100.0,
+                if averaged { "highest step with a response" } else { "largest" }
             ));
         }
     }

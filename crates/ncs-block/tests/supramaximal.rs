@@ -1,6 +1,6 @@
 //! The supramaximal choice and how it travels into the segment verdict.
 
-use crate::common::{motor, obs, plateaued, resp, says};
+use crate::common::{absent, motor, obs, plateaued, resp, says};
 use ncs_block::detector::SiteVerdict;
 use ncs_block::{
     BlockDetector, CriteriaSet, DetectorOptions, Grade, Modality, NormalValues, NullSink,
@@ -199,7 +199,8 @@ fn running_averages_are_sized_by_their_fullest_one() {
     // Sensory rows are running averages over a step's sweeps: 1, 2, 3 sweeps at 10 mA, then 1
     // and 2 at 15 mA. The early averages are noisier parts of the last: each step is sized by
     // its fullest average, and that average is the one selected. By the median of the rows,
-    // the single-sweep overshoot at 15 mA (30 µV) would have made that step the largest.
+    // the single-sweep overshoot at 15 mA (30 µV) would have made the 15 mA step grow by 24 %
+    // (no plateau), and the overshoot itself could have been picked.
     let snap = |uv: f64| resp(uv * 1e-3, uv * 1e-3 * 0.5, 1.0, 2.5);
     let rows = [
         (10.0, 1, 14.0),
@@ -230,9 +231,50 @@ fn running_averages_are_sized_by_their_fullest_one() {
     let det = run(o, DetectorOptions::default());
     let s = site_of(&det, "wrist");
     assert_eq!(s.selection.steps, 2);
-    // 20 µV at 10 mA, 19.8 µV at 15 mA: no growth, the 10 mA step is the largest.
-    assert_eq!(s.selection.selected, Some(2));
+    // 20 µV at 10 mA, 19.8 µV at 15 mA: no growth, a plateau; of running averages the highest
+    // step with a response is kept, by its fullest average.
+    assert_eq!(s.selection.selected, Some(4));
     assert!(!s.selection.possibly_submaximal);
+}
+
+#[test]
+fn of_running_averages_the_highest_step_with_a_response_is_kept() {
+    // A ramp of short averages (4 sweeps: noisy, their peaks biased up by the noise) and a long
+    // one at the supramaximal intensity: the long one is kept even though a short one at a
+    // lower intensity came out larger. A step above it without a response is passed over.
+    let snap = |uv: f64| resp(uv * 1e-3, uv * 1e-3 * 0.5, 1.0, 2.5);
+    let rows: Vec<(f64, usize, Option<f64>)> = [(5.0, 4, 9.0), (10.0, 4, 16.5), (12.0, 64, 14.9)]
+        .into_iter()
+        .flat_map(|(ma, n, uv)| {
+            (1..=n).map(move |k| (ma, k, Some(uv * (0.9 + 0.1 * k as f64 / n as f64))))
+        })
+        .chain((1..=4).map(|k| (15.0, k, None)))
+        .collect();
+    let o: Vec<Observation> = rows
+        .iter()
+        .enumerate()
+        .map(|(k, &(ma, n, uv))| {
+            let mut x = obs(
+                "median",
+                "right",
+                Modality::Sensory,
+                3,
+                "wrist",
+                Some(140.0),
+                Some(ma),
+                k as f64,
+                uv.map_or_else(absent, snap),
+            );
+            x.averaged_sweeps = n;
+            x
+        })
+        .collect();
+    let det = run(o, DetectorOptions::default());
+    let s = site_of(&det, "wrist");
+    assert_eq!(s.selection.steps, 4);
+    assert!(s.selection.present);
+    // The 64-sweep average at 12 mA (the last of its step), not the 16.5 µV one at 10 mA.
+    assert_eq!(s.selection.selected, Some(4 + 4 + 63));
 }
 
 #[test]

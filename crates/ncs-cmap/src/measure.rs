@@ -10,9 +10,11 @@
 //!    baseline's standard deviation and the raw noise times the kernel's ℓ₂ norm (so coloured
 //!    noise is not underestimated).
 //! 3. **Search window.** From the end of the stimulus artefact (declared, or found as the steep
-//!    transient after the stimulus, at most `max_artefact_ms`) and `min_onset_ms` to the end of
-//!    the sweep. If the window opens on a decaying artefact tail, the search begins where that
-//!    tail stops decaying.
+//!    transient after the stimulus, at most `max_artefact_ms`), `min_onset_ms` and the sweep's
+//!    earliest plausible onset, if declared (`SweepView::with_earliest_onset_ms`: the live
+//!    processor declares the conduction time of the stimulation distance at 120 m/s), to the
+//!    end of the sweep. If the window opens on a decaying artefact tail, the search begins
+//!    where that tail stops decaying.
 //! 4. **Presence.** The highest point of `v` must exceed `k·σ_w`, where `k` is the one-sided
 //!    normal quantile at `false_positive_rate / M`, `M` the number of effectively independent
 //!    smoothed samples in the window (Bonferroni), and at least `min_detection_sigma`; its
@@ -281,6 +283,7 @@ impl Measurer {
         });
         let search_start = artefact_end
             .max(s + ms(cfg.min_onset_ms).round() as usize)
+            .max(sweep.earliest_onset().unwrap_or(0))
             .min(n - 2);
         let full = Allow {
             mains: mains_candidates,
@@ -879,15 +882,7 @@ impl Measurer {
         }
         // Without a response, the model kept was fitted before the stimulus only, where a 20 ms
         // baseline may not even hold one mains period: the whole sweep is the quiet sample.
-        let model = if present {
-            model
-        } else {
-            // Bent by something in the window (see NULL_BASELINE_RATIO), it is no reference.
-            if kept.whole_sweep.sigma > NULL_BASELINE_RATIO * model.sigma {
-                return None;
-            }
-            kept.whole_sweep
-        };
+        let model = if present { model } else { kept.whole_sweep };
         // No mains term (mains not modelled, or none found): no harmonics either.
         let omega = model.mains_omega()?;
         let r = if present {

@@ -17,6 +17,7 @@ pub struct SweepView<'a> {
     sample_rate_hz: f64,
     stimulus_index: usize,
     artefact_end: Option<usize>,
+    earliest_onset: Option<usize>,
 }
 
 impl<'a> SweepView<'a> {
@@ -55,6 +56,7 @@ impl<'a> SweepView<'a> {
             sample_rate_hz,
             stimulus_index,
             artefact_end: None,
+            earliest_onset: None,
         })
     }
 
@@ -71,6 +73,23 @@ impl<'a> SweepView<'a> {
         }
         self.artefact_end = Some(end);
         Ok(self)
+    }
+
+    /// Declares the earliest onset a response can have, `ms` after the stimulus (a
+    /// physiological bound, e.g. from the stimulation distance and the fastest conduction):
+    /// nothing earlier is searched, so that a remnant of the stimulus artefact is not taken
+    /// for a response the nerve cannot have conducted yet. Ignored unless finite and positive.
+    pub fn with_earliest_onset_ms(mut self, ms: f64) -> Self {
+        if ms.is_finite() && ms > 0.0 {
+            let i = self.stimulus_index as f64 + ms * 1e-3 * self.sample_rate_hz;
+            self.earliest_onset = Some(i.ceil().min(self.samples.len() as f64) as usize);
+        }
+        self
+    }
+
+    /// The earliest onset declared (sample index), if any.
+    pub fn earliest_onset(&self) -> Option<usize> {
+        self.earliest_onset
     }
 
     /// The samples (volts).

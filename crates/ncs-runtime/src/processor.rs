@@ -86,6 +86,12 @@ pub struct ProcessorConfig {
     pub max_block_frames: usize,
     /// Most stimuli waiting for their window to complete.
     pub max_pending: usize,
+    /// Fastest conduction a response is searched for (m/s): a stimulus whose description
+    /// gives its distance to the recording electrode is not searched for a response earlier
+    /// than that distance takes at this velocity, where only the stimulus artefact's remnant
+    /// can be (human motor and sensory fibres conduct at up to about 75 m/s). `None` searches
+    /// from the artefact's end.
+    pub max_velocity_m_s: Option<f64>,
 }
 
 impl Default for ProcessorConfig {
@@ -104,6 +110,7 @@ impl Default for ProcessorConfig {
             default_channel: 0,
             max_block_frames: 16_384,
             max_pending: 256,
+            max_velocity_m_s: Some(120.0),
         }
     }
 }
@@ -131,7 +138,7 @@ pub enum ProcessorError {
         /// Channels available.
         channels: usize,
     },
-    /// A size setting is zero.
+    /// A size or rate setting is zero (or not a positive number).
     #[error("processing setting `{0}` must be > 0")]
     Zero(&'static str),
 }
@@ -360,6 +367,12 @@ impl Processor {
         }
         if cfg.max_pending == 0 {
             return Err(ProcessorError::Zero("max_pending"));
+        }
+        if cfg
+            .max_velocity_m_s
+            .is_some_and(|v| !(v.is_finite() && v > 0.0))
+        {
+            return Err(ProcessorError::Zero("max_velocity_m_s"));
         }
         let check_channel = |what: String, channel: usize| {
             if channel >= channels {
@@ -865,14 +878,22 @@ impl Processor {
             }
         }
         let mut m = self.base(p, channel, modality);
+        // The stimulus's intensity: its mark's, else its description's (a recorded session's
+        // stimuli table), to the µA.
+        let intensity_ua = p.intensity_ua.or_else(|| {
+            let tag = self.tags.get(p.tag? as usize)?;
+            tag.intensity_ma
+                .filter(|ma| ma.is_finite() && *ma >= 0.0)
+                .map(|ma| (ma * 1000.0).round().min(f64::from(u32::MAX)) as u32)
+        });
         let (samples, averaged) = match slot {
             Some(slot) => {
                 let avg = &mut self.averagers[slot];
                 // A site's sweeps are averaged at one intensity: a new intensity starts a new
                 // average, so that submaximal sweeps never dilute a supramaximal response.
-                if self.averaged_intensity[slot] != Some(p.intensity_ua) {
+                if self.averaged_intensity[slot] != Some(intensity_ua) {
                     avg.reset();
-                    self.averaged_intensity[slot] = Some(p.intensity_ua);
+                    self.averaged_intensity[slot] = Some(intensity_ua);
                 }
                 // Same shape by construction, so adding cannot fail.
                 let _ = avg.add(&self.sweep, self.pre);
@@ -883,11 +904,18 @@ impl Processor {
             None => (&self.sweep, 1),
         };
         let samples = &samples[lo..hi];
-        let view =
-            SweepView::new(samples, self.fs, self.pre - lo).and_then(|v| match artefact_end {
+        // The earliest onset the nerve can deliver: its distance at the fastest conduction.
+        let earliest_ms = p
+            .tag
+            .and_then(|t| self.tags.get(t as usize)?.distance_mm)
+            .zip(self.cfg.max_velocity_m_s)
+            .map_or(0.0, |(mm, v)| mm / v);
+        let view = SweepView::new(samples, self.fs, self.pre - lo)
+            .and_then(|v| match artefact_end {
                 Some(e) if e < hi && e >= self.pre => v.with_artefact_end(e - lo),
                 _ => Ok(v),
-            });
+            })
+            .map(|v| v.with_earliest_onset_ms(earliest_ms));
         let Ok(view) = view else {
             // Non-finite samples cannot come from a checked source; report rather than guess.
             self.report_unmeasured(p, Flag::DataGap, sink);

@@ -240,6 +240,10 @@ pub struct NerveSpec {
     /// averaged).
     #[serde(default)]
     pub sweeps_per_intensity: Option<usize>,
+    /// Sweeps at each site's last, supramaximal intensity (default: `sweeps_per_intensity`):
+    /// the ramp finds the plateau in a few sweeps a step, and a SNAP is averaged there.
+    #[serde(default)]
+    pub supramaximal_sweeps: Option<usize>,
 }
 
 fn default_duration_spread() -> f64 {

@@ -147,13 +147,13 @@ impl Scenario {
                 "< channels",
                 n.channel as f64,
             )?;
-            if let Some(s) = n.sweeps_per_intensity {
-                check(
-                    s > 0,
-                    format!("nerve {:?} sweeps_per_intensity", n.name),
-                    "> 0",
-                    s as f64,
-                )?;
+            for (s, what) in [
+                (n.sweeps_per_intensity, "sweeps_per_intensity"),
+                (n.supramaximal_sweeps, "supramaximal_sweeps"),
+            ] {
+                if let Some(s) = s {
+                    check(s > 0, format!("nerve {:?} {what}", n.name), "> 0", s as f64)?;
+                }
             }
         }
         Ok(())

@@ -131,7 +131,13 @@ impl StudySource {
                 .unwrap_or(scenario.sweeps_per_intensity);
             for (si, site) in n.sites.iter().enumerate() {
                 let supra = m.supramaximal_ma(si);
-                for intensity in n.intensity.intensities(supra) {
+                let intensities = n.intensity.intensities(supra);
+                let last = intensities.len().saturating_sub(1);
+                for (k, intensity) in intensities.into_iter().enumerate() {
+                    let sweeps = match n.supramaximal_sweeps {
+                        Some(s) if k == last => s,
+                        _ => sweeps,
+                    };
                     for sweep in 0..sweeps {
                         stimuli.push(Stimulus {
                             index: stimuli.len(),

@@ -209,5 +209,6 @@ pub fn random_median(seed: u64) -> NerveSpec {
         intensity: IntensityPlan::default(),
         seed: None,
         sweeps_per_intensity: None,
+        supramaximal_sweeps: None,
     }
 }

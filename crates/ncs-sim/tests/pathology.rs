@@ -42,6 +42,7 @@ fn nerve(segment: Option<SegmentSpec>) -> NerveSpec {
         intensity: IntensityPlan::default(),
         seed: None,
         sweeps_per_intensity: None,
+        supramaximal_sweeps: None,
     }
 }
 

@@ -138,22 +138,33 @@ fn intensity_plan_in_the_stimulus_list() {
     assert!(st.windows(2).all(|w| w[0].sample_index < w[1].sample_index));
     assert!(st.iter().enumerate().all(|(i, s)| s.index == i));
     // Per site: rising intensities, the last two supramaximal, the last one +20 %; sensory
-    // nerves get several sweeps per intensity to average.
+    // nerves get a few sweeps at each step of the ramp and many at the last, to average.
     for (ni, n) in src.scenario().nerves.iter().enumerate() {
         for si in 0..n.sites.len() {
             let site: Vec<_> = st
                 .iter()
                 .filter(|s| s.nerve_index == ni && s.site_index == si)
                 .collect();
-            let sweeps = if n.modality == Modality::Sensory {
-                16
+            let (sweeps, last_sweeps) = if n.modality == Modality::Sensory {
+                (4, 64)
             } else {
-                1
+                (1, 1)
             };
-            assert!(site.iter().all(|s| s.sweep < sweeps));
             let last = site[site.len() - 1];
+            let at_last = site
+                .iter()
+                .filter(|s| s.intensity_ma == last.intensity_ma)
+                .count();
+            assert_eq!(at_last, last_sweeps, "{} {}", n.name, n.sites[si].name);
+            assert!(site[..site.len() - last_sweeps]
+                .iter()
+                .all(|s| s.sweep < sweeps));
+            assert!(site[site.len() - last_sweeps..]
+                .iter()
+                .enumerate()
+                .all(|(k, s)| s.sweep == k));
             assert!(last.supramaximal);
-            let prev = site[site.len() - 1 - sweeps];
+            let prev = site[site.len() - 1 - last_sweeps];
             assert!(prev.supramaximal);
             assert!((last.intensity_ma / prev.intensity_ma - 1.2).abs() < 1e-9);
             assert!(!site[0].supramaximal);
