@@ -6,5 +6,6 @@ mod common;
 mod live_offline;
 mod sources;
 mod stall;
+mod tagged;
 mod windows;
 mod zero_alloc;
