@@ -361,7 +361,18 @@ fn trigger_midpoint(session: &Session, channel: usize) -> anyhow::Result<f64> {
 }
 
 /// Frames read per chunk.
-const CHUNK: usize = 16_384;
+const CHUNK: usize = 8192;
+
+/// Blocks the reader may be ahead of the processing.
+const READ_AHEAD: usize = 4;
+
+/// One stretch of the record, in order.
+enum Step {
+    /// Frames `(start, count)` to read and process.
+    Read(u64, usize),
+    /// A recorded gap from the first frame to the second (exclusive).
+    Gap(u64, u64),
+}
 
 /// What a pass over the whole session found besides the measurements.
 pub struct Processed {
@@ -394,11 +405,9 @@ pub fn process(prepared: &Prepared, on: &mut dyn FnMut(&Measurement)) -> anyhow:
     )?;
     let n = session.info().n_samples;
     let ch = info.channels;
-    let mut buf = vec![0.0f64; CHUNK * ch];
     let mut frames = vec![0.0f32; CHUNK * ch];
     let mut sink = |m: &Measurement| on(m);
     let mut next_mark = 0;
-    let mut start = 0u64;
     // A physiological signal sampled this fast does not hold one value for 0.15 ms.
     let min_run = ((0.15e-3 * info.sample_rate_hz).round() as usize).max(3);
     let mut clips = vec![ClipTracker::new(min_run); ch];
@@ -414,43 +423,90 @@ pub fn process(prepared: &Prepared, on: &mut dyn FnMut(&Measurement)) -> anyhow:
         .map(|g| (g.first_sample, (g.first_sample + g.sample_count).min(n)))
         .collect();
     gaps.sort_unstable();
-    let mut next_gap = 0;
+    // The record in order: blocks to read (start, frames) and gaps to report.
+    let mut steps: Vec<Step> = Vec::new();
+    let (mut start, mut next_gap) = (0u64, 0);
     while start < n {
         while next_gap < gaps.len() && gaps[next_gap].1 <= start {
             next_gap += 1;
         }
-        let marks_until = |end: u64, next_mark: &mut usize| {
-            let first = *next_mark;
-            while *next_mark < marks.len() && marks[*next_mark].sample_index < end {
-                *next_mark += 1;
-            }
-            first..*next_mark
-        };
         if let Some(&(_, g1)) = gaps.get(next_gap).filter(|g| g.0 <= start) {
-            processor.gap(start, g1 - start);
-            let in_gap = marks_until(g1, &mut next_mark);
-            processor.push(g1, &[], &marks[in_gap], &mut sink);
+            steps.push(Step::Gap(start, g1));
             start = g1;
             continue;
         }
         let limit = gaps.get(next_gap).map_or(n, |g| g.0);
         let count = ((limit - start) as usize).min(CHUNK);
-        session.read_frames(start, count, &mut buf[..count * ch])?;
-        for (f, &x) in frames.iter_mut().zip(&buf[..count * ch]) {
-            *f = x as f32;
-        }
-        for (c, t) in clips.iter_mut().enumerate() {
-            t.push_strided(&buf[..count * ch], ch, c);
-        }
-        for (c, h) in head.iter_mut().enumerate() {
-            let room = mains_len - h.len();
-            h.extend(buf[..count * ch].iter().skip(c).step_by(ch).take(room));
-        }
-        let end = start + count as u64;
-        let these = marks_until(end, &mut next_mark);
-        processor.push(start, &frames[..count * ch], &marks[these], &mut sink);
-        start = end;
+        steps.push(Step::Read(start, count));
+        start += count as u64;
     }
+    let marks_until = |end: u64, next_mark: &mut usize| {
+        let first = *next_mark;
+        while *next_mark < marks.len() && marks[*next_mark].sample_index < end {
+            *next_mark += 1;
+        }
+        first..*next_mark
+    };
+    // Reading (the HDF5 library, conversion to volts, the finite check) runs on its own
+    // thread, a few blocks ahead of the processing: the two overlap instead of adding up.
+    // Buffers go round between the two, so nothing is allocated per block.
+    let (full_tx, full_rx) = crossbeam_channel::bounded::<anyhow::Result<Vec<f64>>>(READ_AHEAD);
+    let (free_tx, free_rx) = crossbeam_channel::bounded::<Vec<f64>>(READ_AHEAD + 1);
+    for _ in 0..=READ_AHEAD {
+        let _ = free_tx.send(vec![0.0f64; CHUNK * ch]);
+    }
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let reads: Vec<(u64, usize)> = steps
+            .iter()
+            .filter_map(|s| match *s {
+                Step::Read(a, k) => Some((a, k)),
+                Step::Gap(..) => None,
+            })
+            .collect();
+        scope.spawn(move || {
+            for (a, k) in reads {
+                let Ok(mut buf) = free_rx.recv() else { return };
+                let r = session
+                    .read_frames(a, k, &mut buf[..k * ch])
+                    .map(|()| buf)
+                    .map_err(anyhow::Error::from);
+                let failed = r.is_err();
+                if full_tx.send(r).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        for step in &steps {
+            match *step {
+                Step::Gap(a, g1) => {
+                    processor.gap(a, g1 - a);
+                    let in_gap = marks_until(g1, &mut next_mark);
+                    processor.push(g1, &[], &marks[in_gap], &mut sink);
+                }
+                Step::Read(start, count) => {
+                    let buf = full_rx
+                        .recv()
+                        .map_err(|_| anyhow::anyhow!("the session's reader stopped"))??;
+                    let block = &buf[..count * ch];
+                    for (f, &x) in frames.iter_mut().zip(block) {
+                        *f = x as f32;
+                    }
+                    ClipTracker::push_interleaved(&mut clips, block);
+                    for (c, h) in head.iter_mut().enumerate() {
+                        let room = mains_len - h.len();
+                        h.extend(block.iter().skip(c).step_by(ch).take(room));
+                    }
+                    let end = start + count as u64;
+                    let these = marks_until(end, &mut next_mark);
+                    processor.push(start, &frames[..count * ch], &marks[these], &mut sink);
+                    let _ = free_tx.send(buf);
+                }
+            }
+        }
+        // Unblocks the reader if it is still waiting for a buffer.
+        drop(free_tx);
+        Ok(())
+    })?;
     processor.finish(&mut sink);
     let clipping = clips
         .iter()

@@ -137,6 +137,25 @@ pub fn clipping(x: &[f64], min_run: usize) -> ClipReport {
 /// Least and greatest of every `stride`-th sample of `x` from the first, NaN ignored (as
 /// `f64::min`/`max` do). Four independent running extremes, so the loop does not wait on one
 /// comparison chain.
+/// Most channels [`ClipTracker::push_interleaved`] scans in one pass (more take one pass each).
+const MAX_INTERLEAVED: usize = 64;
+
+/// Per-channel minimum and maximum of the whole frames of `N` channels in `data`, into the
+/// first `N` entries of `lo` and `hi`.
+fn frames_min_max<const N: usize>(data: &[f64], lo: &mut [f64], hi: &mut [f64]) {
+    let mut l = [f64::INFINITY; N];
+    let mut h = [f64::NEG_INFINITY; N];
+    for frame in data.chunks_exact(N) {
+        for c in 0..N {
+            let v = frame[c];
+            l[c] = if v < l[c] { v } else { l[c] };
+            h[c] = if v > h[c] { v } else { h[c] };
+        }
+    }
+    lo[..N].copy_from_slice(&l);
+    hi[..N].copy_from_slice(&h);
+}
+
 fn strided_min_max(x: &[f64], stride: usize) -> (f64, f64) {
     const L: usize = 4;
     let (mut lo, mut hi) = ([f64::INFINITY; L], [f64::NEG_INFINITY; L]);
@@ -229,6 +248,62 @@ impl ClipTracker {
             return;
         };
         let (lo, hi) = strided_min_max(&data[offset..], stride);
+        self.push_strided_within(data, stride, offset, first, (lo, hi));
+    }
+
+    /// [`ClipTracker::push_strided`] for every channel of the interleaved frames in `data`,
+    /// `trackers[c]` taking channel `c`: one pass over the block finds every channel's
+    /// minimum and maximum, instead of one strided pass per channel.
+    pub fn push_interleaved(trackers: &mut [ClipTracker], data: &[f64]) {
+        let ch = trackers.len();
+        if ch == 0 || data.len() < ch {
+            return;
+        }
+        if ch > MAX_INTERLEAVED {
+            for (c, t) in trackers.iter_mut().enumerate() {
+                t.push_strided(data, ch, c);
+            }
+            return;
+        }
+        let mut lo = [f64::INFINITY; MAX_INTERLEAVED];
+        let mut hi = [f64::NEG_INFINITY; MAX_INTERLEAVED];
+        // A frame width known at compile time lets the loop run in vector lanes.
+        match ch {
+            1 => frames_min_max::<1>(data, &mut lo, &mut hi),
+            2 => frames_min_max::<2>(data, &mut lo, &mut hi),
+            4 => frames_min_max::<4>(data, &mut lo, &mut hi),
+            8 => frames_min_max::<8>(data, &mut lo, &mut hi),
+            16 => frames_min_max::<16>(data, &mut lo, &mut hi),
+            _ => {
+                for frame in data.chunks_exact(ch) {
+                    for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(frame) {
+                        *l = if v < *l { v } else { *l };
+                        *h = if v > *h { v } else { *h };
+                    }
+                }
+            }
+        }
+        // A partial frame at the end belongs to the first channels.
+        let whole = data.len() / ch * ch;
+        for (c, &v) in data[whole..].iter().enumerate() {
+            lo[c] = lo[c].min(v);
+            hi[c] = hi[c].max(v);
+        }
+        for (c, t) in trackers.iter_mut().enumerate() {
+            t.push_strided_within(data, ch, c, data[c], (lo[c], hi[c]));
+        }
+    }
+
+    /// The body of [`ClipTracker::push_strided`] once the block's range `(lo, hi)` on this
+    /// channel is known (`first` its first sample).
+    fn push_strided_within(
+        &mut self,
+        data: &[f64],
+        stride: usize,
+        offset: usize,
+        first: f64,
+        (lo, hi): (f64, f64),
+    ) {
         if hi >= self.max_seen || lo <= self.min_seen || first == self.run_val {
             for &x in data.iter().skip(offset).step_by(stride) {
                 self.push(x);
@@ -314,6 +389,16 @@ mod tracker_tests {
         assert_eq!(a.report(), clipping(&x, 3));
         let neg: Vec<f64> = x.iter().map(|v| -v).collect();
         assert_eq!(b.report(), clipping(&neg, 3));
+        // Every channel in one pass: the same reports, for three channels (one flat at zero)
+        // in blocks of whole frames.
+        let three: Vec<f64> = x.iter().flat_map(|&v| [v, -v, 0.0]).collect();
+        let mut t3 = [ClipTracker::new(3); 3];
+        for chunk in three.chunks(3 * 29) {
+            ClipTracker::push_interleaved(&mut t3, chunk);
+        }
+        assert_eq!(t3[0].report(), clipping(&x, 3));
+        assert_eq!(t3[1].report(), clipping(&neg, 3));
+        assert_eq!(t3[2].report(), clipping(&vec![0.0; x.len()], 3));
         let mut quiet = ClipTracker::new(3);
         (0..200).for_each(|i| quiet.push((i as f64 * 0.3).sin()));
         assert!(!quiet.report().saturated());

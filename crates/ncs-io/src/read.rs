@@ -625,7 +625,9 @@ impl Session {
                 }
             }
         }
-        if T::FLOAT {
+        // `v·0` is 0 for a finite `v` and NaN otherwise: one branch-free pass over the
+        // converted block, and the offending sample looked for only when there is one.
+        if T::FLOAT && !all_finite(dst) {
             if let Some(i) = raw.iter().position(|v| !v.f64().is_finite()) {
                 let (frame, c) = match channel {
                     Some(c) => (i, c),
@@ -1003,4 +1005,22 @@ impl Session {
             )),
         }
     }
+}
+
+/// Whether every value is finite: `v·0` is 0 for a finite `v` and NaN otherwise, summed in
+/// independent lanes without a branch per value.
+fn all_finite(x: &[f64]) -> bool {
+    const L: usize = 8;
+    let mut acc = [0.0f64; L];
+    let chunks = x.chunks_exact(L);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for l in 0..L {
+            acc[l] += c[l] * 0.0;
+        }
+    }
+    for (l, &v) in rest.iter().enumerate() {
+        acc[l] += v * 0.0;
+    }
+    acc.iter().sum::<f64>() == 0.0
 }
