@@ -28,6 +28,20 @@ pub fn short_scenario() -> ncs_sim::Scenario {
     s
 }
 
+/// `n` samples of deterministic white noise of 10 µV RMS (volts; uniform, from a xorshift
+/// generator started at `seed`).
+pub fn noise_10uv(n: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) as f32 * 3.46e-5
+        })
+        .collect()
+}
+
 /// A whole source read into memory.
 pub struct Recorded {
     pub info: SourceInfo,

@@ -19,15 +19,7 @@ fn record(
     add: impl Fn(usize, f64) -> f64,
 ) -> Recorded {
     let n = (seconds * FS) as usize;
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut data: Vec<f32> = (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) as f32 * 3.46e-5
-        })
-        .collect();
+    let mut data = noise_10uv(n, 0x2545_F491_4F6C_DD1Du64);
     for (j, &(s, _)) in stimuli.iter().enumerate() {
         let k = (s * FS).round() as usize;
         for (i, d) in data

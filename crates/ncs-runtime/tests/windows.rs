@@ -30,15 +30,7 @@ fn true_onset_ms() -> f64 {
 /// of deterministic noise.
 fn record(stimuli: &[f64], seconds: f64) -> Recorded {
     let n = (seconds * FS) as usize;
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut data: Vec<f32> = (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) as f32 * 3.46e-5
-        })
-        .collect();
+    let mut data = noise_10uv(n, 0x9E37_79B9_7F4A_7C15u64);
     for &s in stimuli {
         let k = (s * FS).round() as usize;
         for (i, d) in data.iter_mut().enumerate().skip(k) {
