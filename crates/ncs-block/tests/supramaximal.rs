@@ -194,64 +194,11 @@ fn bad_plateau_option_is_an_error() {
     assert!(e.to_string().contains("got 0"), "{e}");
 }
 
-#[test]
-fn running_averages_are_sized_by_their_fullest_one() {
-    // Sensory rows are running averages over a step's sweeps: 1, 2, 3 sweeps at 10 mA, then 1
-    // and 2 at 15 mA. The early averages are noisier parts of the last: each step is sized by
-    // its fullest average, and that average is the one selected. By the median of the rows,
-    // the single-sweep overshoot at 15 mA (30 µV) would have made the 15 mA step grow by 24 %
-    // (no plateau), and the overshoot itself could have been picked.
+/// Sensory rows of the right median nerve at the wrist, one a second, each a running average:
+/// `(intensity mA, sweeps in the average, negative-peak µV or None for no response)`.
+fn running_averages(rows: &[(f64, usize, Option<f64>)]) -> Vec<Observation> {
     let snap = |uv: f64| resp(uv * 1e-3, uv * 1e-3 * 0.5, 1.0, 2.5);
-    let rows = [
-        (10.0, 1, 14.0),
-        (10.0, 2, 17.0),
-        (10.0, 3, 20.0),
-        (15.0, 1, 30.0),
-        (15.0, 2, 19.8),
-    ];
-    let o: Vec<Observation> = rows
-        .iter()
-        .enumerate()
-        .map(|(k, &(ma, n, uv))| {
-            let mut x = obs(
-                "median",
-                "right",
-                Modality::Sensory,
-                3,
-                "wrist",
-                Some(140.0),
-                Some(ma),
-                k as f64,
-                snap(uv),
-            );
-            x.averaged_sweeps = n;
-            x
-        })
-        .collect();
-    let det = run(o, DetectorOptions::default());
-    let s = site_of(&det, "wrist");
-    assert_eq!(s.selection.steps, 2);
-    // 20 µV at 10 mA, 19.8 µV at 15 mA: no growth, a plateau; of running averages the highest
-    // step with a response is kept, by its fullest average.
-    assert_eq!(s.selection.selected, Some(4));
-    assert!(!s.selection.possibly_submaximal);
-}
-
-#[test]
-fn of_running_averages_the_highest_step_with_a_response_is_kept() {
-    // A ramp of short averages (4 sweeps: noisy, their peaks biased up by the noise) and a long
-    // one at the supramaximal intensity: the long one is kept even though a short one at a
-    // lower intensity came out larger. A step above it without a response is passed over.
-    let snap = |uv: f64| resp(uv * 1e-3, uv * 1e-3 * 0.5, 1.0, 2.5);
-    let rows: Vec<(f64, usize, Option<f64>)> = [(5.0, 4, 9.0), (10.0, 4, 16.5), (12.0, 64, 14.9)]
-        .into_iter()
-        .flat_map(|(ma, n, uv)| {
-            (1..=n).map(move |k| (ma, k, Some(uv * (0.9 + 0.1 * k as f64 / n as f64))))
-        })
-        .chain((1..=4).map(|k| (15.0, k, None)))
-        .collect();
-    let o: Vec<Observation> = rows
-        .iter()
+    rows.iter()
         .enumerate()
         .map(|(k, &(ma, n, uv))| {
             let mut x = obs(
@@ -268,8 +215,45 @@ fn of_running_averages_the_highest_step_with_a_response_is_kept() {
             x.averaged_sweeps = n;
             x
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn running_averages_are_sized_by_their_fullest_one() {
+    // Sensory rows are running averages over a step's sweeps: 1, 2, 3 sweeps at 10 mA, then 1
+    // and 2 at 15 mA. The early averages are noisier parts of the last: each step is sized by
+    // its fullest average, and that average is the one selected. By the median of the rows,
+    // the single-sweep overshoot at 15 mA (30 µV) would have made the 15 mA step grow by 24 %
+    // (no plateau), and the overshoot itself could have been picked.
+    let o = running_averages(&[
+        (10.0, 1, Some(14.0)),
+        (10.0, 2, Some(17.0)),
+        (10.0, 3, Some(20.0)),
+        (15.0, 1, Some(30.0)),
+        (15.0, 2, Some(19.8)),
+    ]);
     let det = run(o, DetectorOptions::default());
+    let s = site_of(&det, "wrist");
+    assert_eq!(s.selection.steps, 2);
+    // 20 µV at 10 mA, 19.8 µV at 15 mA: no growth, a plateau; of running averages the highest
+    // step with a response is kept, by its fullest average.
+    assert_eq!(s.selection.selected, Some(4));
+    assert!(!s.selection.possibly_submaximal);
+}
+
+#[test]
+fn of_running_averages_the_highest_step_with_a_response_is_kept() {
+    // A ramp of short averages (4 sweeps: noisy, their peaks biased up by the noise) and a long
+    // one at the supramaximal intensity: the long one is kept even though a short one at a
+    // lower intensity came out larger. A step above it without a response is passed over.
+    let rows: Vec<(f64, usize, Option<f64>)> = [(5.0, 4, 9.0), (10.0, 4, 16.5), (12.0, 64, 14.9)]
+        .into_iter()
+        .flat_map(|(ma, n, uv)| {
+            (1..=n).map(move |k| (ma, k, Some(uv * (0.9 + 0.1 * k as f64 / n as f64))))
+        })
+        .chain((1..=4).map(|k| (15.0, k, None)))
+        .collect();
+    let det = run(running_averages(&rows), DetectorOptions::default());
     let s = site_of(&det, "wrist");
     assert_eq!(s.selection.steps, 4);
     assert!(s.selection.present);
@@ -281,7 +265,7 @@ fn of_running_averages_the_highest_step_with_a_response_is_kept() {
 fn a_cut_short_sweep_without_a_response_is_never_used() {
     // The last, strongest step holds only a sweep cut short by the end of the record in which
     // nothing was found: no evidence of absence, so the site keeps its real response.
-    let mut cut = crate::common::absent();
+    let mut cut = absent();
     cut.flags.insert(Flag::WindowTruncated);
     let mut o = vec![
         motor("median", "wrist", 70.0, 20.0, 0.0, area(18.0)),
