@@ -48,6 +48,18 @@ impl Amplifier {
         }
     }
 
+    /// The worked example's patient, its stream's clock twice real time (1 Hz of it is 2
+    /// stimuli a second), logging what it fires to `log`; the electrode at the wrist.
+    pub fn worked_example_patient(log: &Path) -> Self {
+        let scenario = ncs_sim::scenario("median-worked-example").unwrap();
+        let mut cfg = AmpConfig::new(Content::Patient(Box::new(scenario)));
+        cfg.speed = 2.0;
+        cfg.fault_log = Some(log.to_owned());
+        let amp = Amplifier::start(cfg);
+        amp.place("wrist");
+        amp
+    }
+
     /// The stimulating electrode moves to `site` of the right median nerve.
     pub fn place(&self, site: &str) {
         self.hand
@@ -90,7 +102,7 @@ fn last<'a>(lines: &'a [serde_json::Value], kind: &str) -> &'a serde_json::Value
 }
 
 /// The distance to the recording electrode of each site, the elbow's as measured.
-pub fn distance_mm(site: &str) -> f64 {
+fn distance_mm(site: &str) -> f64 {
     match site {
         "wrist" => 70.0,
         "elbow" => 290.0,
@@ -115,8 +127,26 @@ fn assert_analyze_reproduces(file: &Path, report: &serde_json::Value) {
     assert_eq!(offline["segments"], report["segments"]);
 }
 
+/// The session's stimuli are those the amplifier fired, in order: each at its instant, with
+/// the site the electrode was at, the intensity fired and the site's distance (the elbow's as
+/// measured).
+pub fn assert_stimuli_are_the_fired(stimuli: &[serde_json::Value], fired: &[FiredStimulus]) {
+    assert_eq!(stimuli.len(), fired.len(), "{stimuli:?}");
+    for (s, f) in stimuli.iter().zip(fired) {
+        assert_eq!(sample(&s["start_time"]), f.sample_index, "{s} {f:?}");
+        let site = canonical_site(&f.placement.as_ref().unwrap().site);
+        assert_eq!(s["site"], site.as_str(), "{s} {f:?}");
+        assert_eq!(s["distance_mm"], distance_mm(&site), "{s}");
+        let ma = s["intensity_ma"].as_f64().unwrap();
+        assert!(
+            (ma - f64::from(f.intensity_ua) / 1000.0).abs() < 1e-9,
+            "{s} {f:?}"
+        );
+    }
+}
+
 /// A session time as the device's sample index.
-pub fn sample(t: &serde_json::Value) -> u64 {
+fn sample(t: &serde_json::Value) -> u64 {
     let s = t.as_f64().unwrap() * FS;
     assert!((s - s.round()).abs() < 1e-6, "{t} s is not on a sample");
     s.round() as u64
@@ -129,13 +159,7 @@ fn the_exam_fires_the_amplifiers_stimulator_by_the_protocol() {
     let file = dir.path().join("exam.nwb");
     let sock_path = dir.path().join("ncs.sock");
     let log = dir.path().join("amp.jsonl");
-    let scenario = ncs_sim::scenario("median-worked-example").unwrap();
-    let mut cfg = AmpConfig::new(Content::Patient(Box::new(scenario)));
-    // Faster than real time: 1 Hz of the stream's clock is 2 stimuli a second.
-    cfg.speed = 2.0;
-    cfg.fault_log = Some(log.clone());
-    let amp = Amplifier::start(cfg);
-    amp.place("wrist");
+    let amp = Amplifier::worked_example_patient(&log);
     let mut live = acquire(&amp.path, &file, &sock_path);
     let mut sock = connect(&sock_path);
     let complete = |step: u64| {
@@ -298,17 +322,8 @@ fn the_exam_fires_the_amplifiers_stimulator_by_the_protocol() {
     assert_eq!(t["validate"], serde_json::json!([]), "{t}");
     assert_eq!(t["inspector"], serde_json::json!([]), "{t}");
     let stimuli = t["stimuli"].as_array().unwrap();
-    assert_eq!(stimuli.len(), fired.len(), "{stimuli:?}");
-    for (s, f) in stimuli.iter().zip(&fired) {
-        assert_eq!(sample(&s["start_time"]), f.sample_index, "{s} {f:?}");
-        let site = site_of(f);
-        assert_eq!(s["site"], site.as_str(), "{s} {f:?}");
-        assert_eq!(s["distance_mm"], distance_mm(&site), "{s}");
-        let ma = s["intensity_ma"].as_f64().unwrap();
-        assert!(
-            (ma - f64::from(f.intensity_ua) / 1000.0).abs() < 1e-9,
-            "{s} {f:?}"
-        );
+    assert_stimuli_are_the_fired(stimuli, &fired);
+    for s in stimuli {
         assert_eq!(
             s["rejected"] == true,
             s["start_time"].as_f64() == Some(rejected_t),

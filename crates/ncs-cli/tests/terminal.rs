@@ -9,9 +9,8 @@
 
 use crate::common::*;
 use crate::examiner::{protocol_file, segment, session_tables};
-use crate::examiner_amp::{distance_mm, sample, Amplifier};
-use ncs_block::names::canonical_site;
-use ncs_virtual_amp::{AmpConfig, Content, FiredStimulus};
+use crate::examiner_amp::{assert_stimuli_are_the_fired, Amplifier};
+use ncs_virtual_amp::FiredStimulus;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -241,13 +240,7 @@ fn examiner_keystrokes_in_a_real_terminal() {
     let file = dir.path().join("exam.nwb");
     let log = dir.path().join("amp.jsonl");
     let protocol = protocol_file();
-    // The amplifier plays the worked example's patient, its stream's clock twice real time.
-    let scenario = ncs_sim::scenario("median-worked-example").unwrap();
-    let mut cfg = AmpConfig::new(Content::Patient(Box::new(scenario)));
-    cfg.speed = 2.0;
-    cfg.fault_log = Some(log.clone());
-    let amp = Amplifier::start(cfg);
-    amp.place("wrist");
+    let amp = Amplifier::worked_example_patient(&log);
     let source = format!("serial:{}", amp.path.display());
     let args = amp_acquire_args(&source, file.to_str().unwrap(), protocol.to_str().unwrap());
     let pane = Pane::start(dir.path(), &script(dir.path(), &args));
@@ -408,18 +401,7 @@ fn examiner_keystrokes_in_a_real_terminal() {
     // electrode was at, the intensity fired and the distance (the elbow's as typed).
     let fired: Vec<FiredStimulus> = ncs_virtual_amp::read_stimulus_log(&log).unwrap();
     assert_eq!(fired, summary.stimuli);
-    assert_eq!(stimuli.len(), fired.len(), "{stimuli:?}");
-    for (s, f) in stimuli.iter().zip(&fired) {
-        assert_eq!(sample(&s["start_time"]), f.sample_index, "{s} {f:?}");
-        let site = canonical_site(&f.placement.as_ref().unwrap().site);
-        assert_eq!(s["site"], site.as_str(), "{s} {f:?}");
-        assert_eq!(s["distance_mm"], distance_mm(&site), "{s}");
-        let ma = s["intensity_ma"].as_f64().unwrap();
-        assert!(
-            (ma - f64::from(f.intensity_ua) / 1000.0).abs() < 1e-9,
-            "{s} {f:?}"
-        );
-    }
+    assert_stimuli_are_the_fired(stimuli, &fired);
     let actions = t["actions"].as_array().unwrap();
     let names: Vec<&str> = actions
         .iter()
