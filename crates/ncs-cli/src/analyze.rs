@@ -456,14 +456,12 @@ pub fn process(prepared: &Prepared, on: &mut dyn FnMut(&Measurement)) -> anyhow:
         let _ = free_tx.send(vec![0.0f64; CHUNK * ch]);
     }
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        let reads: Vec<(u64, usize)> = steps
-            .iter()
-            .filter_map(|s| match *s {
+        let steps = &steps;
+        scope.spawn(move || {
+            let reads = steps.iter().filter_map(|s| match *s {
                 Step::Read(a, k) => Some((a, k)),
                 Step::Gap(..) => None,
-            })
-            .collect();
-        scope.spawn(move || {
+            });
             for (a, k) in reads {
                 let Ok(mut buf) = free_rx.recv() else { return };
                 let r = session
@@ -476,7 +474,7 @@ pub fn process(prepared: &Prepared, on: &mut dyn FnMut(&Measurement)) -> anyhow:
                 }
             }
         });
-        for step in &steps {
+        for step in steps {
             match *step {
                 Step::Gap(a, g1) => {
                     processor.gap(a, g1 - a);
